@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from catalog import services
+from catalog.models import Category
+from ml.images import InvalidImage
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def folder_tree(root: Path) -> list[tuple[Path, str]]:
+    """DIR/<category>/<image>: the tutorial's dataset layout."""
+    return [
+        (path, path.parent.name)
+        for path in sorted(root.glob("*/*"))
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    ]
+
+
+def labelled_folder(root: Path, labels: Path, column: str, file_column: str) -> list[tuple[Path, str]]:
+    with labels.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {column, file_column} - set(reader.fieldnames or [])
+        if missing:
+            raise CommandError(f"{labels} has no column(s) {', '.join(sorted(missing))}; it has {reader.fieldnames}.")
+        return [(root / row[file_column], row[column]) for row in reader if row[column].strip()]
+
+
+class Command(BaseCommand):
+    help = (
+        "Import images: a folder per category (DIR/<category>/<image>), or a flat folder with a CSV "
+        "naming each file's category (--labels FILE --column NAME). Bad files are reported and skipped."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("directory", type=Path)
+        parser.add_argument("--labels", type=Path, help="CSV file with a row per image.")
+        parser.add_argument("--column", default="category", help="CSV column holding the category.")
+        parser.add_argument("--file-column", default="file", help="CSV column holding the file name.")
+
+    def handle(self, *args, directory: Path, labels: Path | None, column: str, file_column: str, **options) -> None:
+        if not directory.is_dir():
+            raise CommandError(f"{directory} is not a folder.")
+        entries = labelled_folder(directory, labels, column, file_column) if labels else folder_tree(directory)
+        if not entries:
+            raise CommandError(f"No images found in {directory}.")
+        categories: dict[str, Category] = {}
+        created = duplicates = 0
+        problems: list[str] = []
+        for path, category_name in tqdm(entries, desc="Importing", unit="image"):
+            try:
+                if category_name not in categories:
+                    categories[category_name] = services.get_or_create_category(category_name)
+                services.create_image(
+                    data=path.read_bytes(),
+                    filename=path.name,
+                    category=categories[category_name],
+                    title=services.title_from_filename(path.name),
+                )
+                created += 1
+            except services.DuplicateImage:
+                duplicates += 1
+            except (InvalidImage, OSError) as exc:
+                problems.append(f"{path}: {exc}")
+        for problem in problems:
+            self.stderr.write(problem)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {created} image(s) into {len(categories)} categories; "
+                f"{duplicates} already present, {len(problems)} skipped. Processing continues in the workers."
+            )
+        )

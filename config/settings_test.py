@@ -1,0 +1,23 @@
+"""Test settings: the real servers, a separate Redis database and media folder, fewer words."""
+
+import os
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+
+from config.settings import *  # noqa: E402,F403
+from config.settings import BASE_DIR, LOCAL_DIR, REDIS_URL  # noqa: E402
+
+# Tests must never feed a development worker that may be running on the same Redis.
+CELERY_BROKER_URL = REDIS_URL.rsplit("/", 1)[0] + "/15"
+MEDIA_ROOT = LOCAL_DIR / "test-media"
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SERVE_MEDIA = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The 50k most frequent words hold every word the tests ask for and load in seconds.
+WORD_VECTORS_LIMIT = 50_000
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -1,0 +1,73 @@
+"""Embedding spaces are data, not schema.
+
+Every model (an image encoder, a word-vector file, a joint image-to-word space) is a row of
+`EmbeddingSpace`. Vectors of all spaces share one table per owner kind with an untyped
+pgvector column; each space gets its own partial expression HNSW index, created when the space
+is registered (see `search.services.create_space_index`). Adding a model never needs a migration,
+and a new space can fill in while the old one keeps serving.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from pgvector.django import VectorField
+
+
+class EmbeddingSpace(models.Model):
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image features"
+        CLASSES = "classes", "ImageNet class probabilities"
+        WORD = "word", "Word vectors"
+        JOINT = "joint", "Images in word space"
+
+    class State(models.TextChoices):
+        BUILDING = "building", "Building"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    model = models.CharField(max_length=120, help_text="Encoder or word-vector model that produced the vectors.")
+    dims = models.PositiveIntegerField()
+    source = models.CharField(max_length=500, blank=True)
+    checksum = models.CharField(max_length=64, blank=True)
+    # A joint space maps images into the vectors of this word space.
+    word_space = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.BUILDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind}, {self.dims}-d)"
+
+    @property
+    def index_name(self) -> str:
+        return f"{'word' if self.kind == self.Kind.WORD else 'image'}_embedding_hnsw_space_{self.pk}"
+
+
+class ImageEmbedding(models.Model):
+    image = models.ForeignKey("catalog.Image", on_delete=models.CASCADE, related_name="embeddings")
+    space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="image_embeddings")
+    embedding = VectorField()  # untyped: dims come from the space
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "space"], name="one_embedding_per_image_space")]
+
+    def __str__(self) -> str:
+        return f"image {self.image_id} in space {self.space_id}"
+
+
+class Word(models.Model):
+    space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="words")
+    word = models.CharField(max_length=200)
+    rank = models.PositiveIntegerField(help_text="Position in the source file (frequency order for GloVe).")
+    is_tag = models.BooleanField(default=False, help_text="Part of the vocabulary used for automatic tags.")
+    embedding = VectorField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["space", "word"], name="one_vector_per_word_space")]
+
+    def __str__(self) -> str:
+        return self.word
