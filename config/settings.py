@@ -165,7 +165,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
-    "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"photo_search": env_str("PHOTO_SEARCH_RATE", "60/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Semantic image catalogue API",

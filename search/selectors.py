@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
+from catalog.models import Image
 from search import vectors
 from search.models import EmbeddingSpace
 
@@ -72,3 +74,77 @@ def nearest_words(
         cursor.execute(sql, [literal, space.pk, excluded, literal, k])
         rows = cursor.fetchall()
     return [(word, float(score)) for word, score in rows]
+
+
+@dataclass
+class Hit:
+    image: Image
+    score: float  # cosine similarity, 1 is identical
+    why: list[str] = field(default_factory=list)  # the item's tags nearest to the query
+
+
+def _distance(space: EmbeddingSpace, weights: np.ndarray | None) -> tuple[str, list]:
+    """The distance expression (as in the space's index, so PostgreSQL can use it) and its params."""
+    if weights is not None:
+        # Class-focused similarity: both sides reweighted elementwise; exact, no index.
+        cast = f"::vector({space.dims})"
+        return f"(((e.embedding{cast}) * %s{cast}) <=> %s{cast})", [vectors.literal(weights)]
+    return f"({vectors.typed(space, 'e.embedding')} <=> {vectors.typed_param(space)})", []
+
+
+def nearest_images(
+    space: EmbeddingSpace,
+    query: np.ndarray,
+    *,
+    k: int,
+    category_id: int | None = None,
+    exclude_id: int | None = None,
+    min_score: float | None = None,
+    weights: np.ndarray | None = None,
+) -> list[Hit]:
+    """Ready items nearest to `query` in `space`, with all filters in the same SQL query."""
+    filters, filter_params = ["e.space_id = %s", "i.status = 'ready'"], [space.pk]
+    if category_id is not None:
+        filters.append("i.category_id = %s")
+        filter_params.append(category_id)
+    if exclude_id is not None:
+        filters.append("e.image_id <> %s")
+        filter_params.append(exclude_id)
+    query_vector = query * weights if weights is not None else query
+    distance, distance_params = _distance(space, weights)
+    distance_params = [*distance_params, vectors.literal(query_vector)]
+    if min_score is not None:
+        filters.append(f"{distance} <= %s")
+        filter_params += [*distance_params, 1.0 - min_score]
+    where = " AND ".join(filters)
+    source = "search_imageembedding e JOIN catalog_image i ON i.id = e.image_id"
+    if vectors.uses_binary_index(space) and weights is None:
+        # Too many dims for an HNSW float index: candidates by Hamming distance, exact re-rank.
+        bits = f"binary_quantize(%s::vector({space.dims}))::bit({space.dims})"
+        sql = (
+            f"SELECT image_id, 1 - distance FROM ("
+            f" SELECT e.image_id, {distance} AS distance FROM {source} WHERE {where}"
+            f" ORDER BY {vectors.binary_expression(space, 'e.embedding')} <~> {bits} LIMIT %s"
+            f") candidates ORDER BY distance LIMIT %s"
+        )
+        params = [*distance_params, *filter_params, vectors.literal(query_vector), k * 20, k]
+    else:
+        sql = f"SELECT e.image_id, 1 - {distance} FROM {source} WHERE {where} ORDER BY {distance} LIMIT %s"
+        params = [*distance_params, *filter_params, *distance_params, k]
+    with vector_cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    images = Image.objects.select_related("category").in_bulk([image_id for image_id, _ in rows])
+    return [Hit(image=images[image_id], score=float(score)) for image_id, score in rows if image_id in images]
+
+
+def explain_hits(hits: list[Hit], word_space: EmbeddingSpace, query: np.ndarray | None, *, n: int = 3) -> None:
+    """Fill each hit's `why`: its own tags nearest to the query's word-space vector."""
+    if query is None or not hits:
+        return
+    tag_vectors = word_vectors(word_space.pk, {tag["word"] for hit in hits for tag in hit.image.tags})
+    unit_query = query / (np.linalg.norm(query) or 1.0)
+    similarity = {word: float(v @ unit_query / (np.linalg.norm(v) or 1.0)) for word, v in tag_vectors.items()}
+    for hit in hits:
+        words = [tag["word"] for tag in hit.image.tags if tag["word"] in similarity]
+        hit.why = sorted(words, key=similarity.__getitem__, reverse=True)[:n]

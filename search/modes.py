@@ -1,0 +1,118 @@
+"""The search modes, one function each, shared by the pages and the JSON API.
+
+Each turns its input into a query vector (search.queries) and runs one SQL query over
+pgvector (search.selectors), with the filters in the same query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from PIL import Image as PILImage
+
+from catalog.models import Category, Image
+from ml.imagenet import CLASS_NAMES
+from search import queries, selectors
+from search.models import EmbeddingSpace
+from search.queries import QueryError
+
+Kind = EmbeddingSpace.Kind
+
+
+@dataclass
+class Filters:
+    k: int = 24
+    category: Category | None = None
+    min_score: float | None = None
+
+    def __post_init__(self) -> None:
+        self.k = max(1, min(int(self.k), settings.SEARCH_MAX_K))
+
+    @property
+    def category_id(self) -> int | None:
+        return self.category.pk if self.category else None
+
+
+@dataclass
+class ImageResults:
+    hits: list[selectors.Hit]
+    unknown_words: list[str] = field(default_factory=list)
+    focus_class: int | None = None
+
+    @property
+    def focus_label(self) -> str | None:
+        return None if self.focus_class is None else CLASS_NAMES[self.focus_class]
+
+
+def _space(kind: str) -> EmbeddingSpace:
+    space = selectors.active_space(kind)
+    if space is None:
+        raise QueryError("Search is not ready yet: no image has been processed.")
+    return space
+
+
+def _images_like(
+    features, filters: Filters, focus_class: int | None, *, exclude_id: int | None = None, explain_with=None
+) -> ImageResults:
+    image_space = _space(Kind.IMAGE)
+    weights = queries.focus_weights(image_space, focus_class) if focus_class is not None else None
+    hits = selectors.nearest_images(
+        image_space,
+        features,
+        k=filters.k,
+        category_id=filters.category_id,
+        exclude_id=exclude_id,
+        min_score=filters.min_score,
+        weights=weights,
+    )
+    joint = selectors.active_space(Kind.JOINT)
+    if joint is not None:
+        selectors.explain_hits(hits, joint.word_space, explain_with)
+    return ImageResults(hits=hits, focus_class=focus_class)
+
+
+def similar_items(image: Image, filters: Filters, *, focus_class: int | None = None) -> ImageResults:
+    """More like this: items nearest to a catalogue item's stored image vector."""
+    features = queries.stored_vector(image.pk, _space(Kind.IMAGE))
+    if features is None:
+        raise QueryError("This item has not been processed yet, so it cannot be compared.")
+    joint = selectors.active_space(Kind.JOINT)
+    explain_with = queries.stored_vector(image.pk, joint) if joint else None
+    return _images_like(features, filters, focus_class, exclude_id=image.pk, explain_with=explain_with)
+
+
+def similar_to_photo(picture: PILImage.Image, filters: Filters, *, focus_class: int | None = None) -> ImageResults:
+    """Search by photo: the photo runs through the encoder in the request and is not stored."""
+    query = queries.photo_query(picture, _space(Kind.IMAGE), selectors.active_space(Kind.JOINT))
+    return _images_like(query.features, filters, focus_class, explain_with=query.joint)
+
+
+def images_for_words(text: str, filters: Filters) -> ImageResults:
+    """Words to images through the active joint space (zero-shot ConSE, or a trained head)."""
+    joint = _space(Kind.JOINT)
+    query = queries.word_query(text, joint.word_space)
+    if query.vector is None:
+        return ImageResults(hits=[], unknown_words=query.unknown_words)
+    hits = selectors.nearest_images(
+        joint, query.vector, k=filters.k, category_id=filters.category_id, min_score=filters.min_score
+    )
+    selectors.explain_hits(hits, joint.word_space, query.vector)
+    return ImageResults(hits=hits, unknown_words=query.unknown_words)
+
+
+@dataclass
+class WordResults:
+    words: list[tuple[str, float]]
+    unknown_words: list[str]
+
+
+def similar_words(text: str, *, k: int = 10) -> WordResults:
+    """Nearest words to a word (or a weighted word combination), with cosine scores."""
+    word_space = _space(Kind.WORD)
+    query = queries.word_query(text, word_space)
+    if query.vector is None:
+        return WordResults(words=[], unknown_words=query.unknown_words)
+    k = max(1, min(k, settings.SEARCH_MAX_K))
+    words = selectors.nearest_words(word_space, query.vector, k=k, exclude=query.words)
+    return WordResults(words=words, unknown_words=query.unknown_words)

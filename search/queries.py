@@ -1,0 +1,110 @@
+"""The one place that builds query vectors: from words, from a catalogue item, from a photo."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+from django.conf import settings
+from PIL import Image as PILImage
+
+from ml.conse import conse_vectors
+from ml.encoders import ImageEncoder, get_encoder
+from search import selectors
+from search.models import EmbeddingSpace, ImageEmbedding
+
+# "cat", "+sofa", "-dog", "2:cat", "-0.5:dog": optional sign, optional weight, then the word.
+TERM = re.compile(r"^(?P<sign>[+-]?)(?:(?P<weight>\d+(?:\.\d+)?):)?(?P<word>.+)$")
+
+
+class QueryError(ValueError):
+    """The query cannot be answered; the message is shown to the user."""
+
+
+@dataclass(frozen=True)
+class Term:
+    word: str
+    weight: float
+
+
+def parse_word_query(text: str) -> list[Term]:
+    """Split free text into weighted terms: `cat +sofa -dog 2:cat`."""
+    terms = []
+    for token in re.split(r"[\s,]+", text.strip().lower()):
+        match = TERM.match(token)
+        if not match:
+            continue
+        word = match["word"].strip(".,;:!?\"'()[]{}")
+        if not word:
+            continue
+        weight = float(match["weight"]) if match["weight"] else 1.0
+        terms.append(Term(word, -weight if match["sign"] == "-" else weight))
+    return terms
+
+
+@dataclass
+class WordQuery:
+    vector: np.ndarray | None
+    terms: list[Term]
+    unknown_words: list[str] = field(default_factory=list)
+
+    @property
+    def words(self) -> list[str]:
+        return [term.word for term in self.terms]
+
+
+def word_query(text: str, word_space: EmbeddingSpace) -> WordQuery:
+    """The weighted mean of the unit vectors of the known words; unknown words are reported."""
+    terms = parse_word_query(text)
+    if not terms:
+        raise QueryError("Type one or more words, e.g. “cat sofa” or “ocean -boat”.")
+    known = selectors.word_vectors(word_space.pk, [term.word for term in terms])
+    unknown = sorted({term.word for term in terms if term.word not in known})
+    vector = np.zeros(word_space.dims, dtype=np.float32)
+    for term in terms:
+        if term.word in known:
+            unit = known[term.word] / (np.linalg.norm(known[term.word]) or 1.0)
+            vector += term.weight * unit
+    norm = np.linalg.norm(vector)
+    return WordQuery(vector=vector / norm if norm > 0 else None, terms=terms, unknown_words=unknown)
+
+
+def stored_vector(image_id: int, space: EmbeddingSpace) -> np.ndarray | None:
+    row = ImageEmbedding.objects.filter(image_id=image_id, space=space).values_list("embedding", flat=True).first()
+    return None if row is None else np.asarray(row, dtype=np.float32)
+
+
+def encoder_for(space: EmbeddingSpace) -> ImageEncoder:
+    return get_encoder(space.model, vgg16_weights=settings.VGG16_WEIGHTS)
+
+
+@dataclass
+class PhotoQuery:
+    features: np.ndarray
+    joint: np.ndarray | None
+
+
+def photo_query(picture: PILImage.Image, image_space: EmbeddingSpace, joint_space: EmbeddingSpace | None) -> PhotoQuery:
+    """Run a visitor's photo through the encoder of the active image space (in the request)."""
+    from search.services import class_vectors  # the per-process cache of class word vectors
+
+    encoding = encoder_for(image_space).encode([picture])
+    joint = None
+    if joint_space is not None and joint_space.word_space is not None:
+        word_space = joint_space.word_space
+        joint = conse_vectors(encoding.logits, class_vectors(word_space.pk, word_space.dims), settings.CONSE_TOP_T)[0]
+    return PhotoQuery(features=encoding.features[0], joint=joint)
+
+
+@cache
+def _classifier_weights(model: str) -> np.ndarray:
+    return get_encoder(model, vgg16_weights=settings.VGG16_WEIGHTS).classifier_weights()
+
+
+def focus_weights(image_space: EmbeddingSpace, class_index: int) -> np.ndarray:
+    """The classifier's weights for one ImageNet class, used to reweight features elementwise."""
+    if not 0 <= class_index < 1000:
+        raise QueryError("focus_class must be an ImageNet class index between 0 and 999.")
+    return _classifier_weights(image_space.model)[class_index]
