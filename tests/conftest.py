@@ -1,0 +1,172 @@
+"""Test fixtures over the real servers.
+
+- Plain `db` tests run inside a transaction that is rolled back.
+- Integration tests (a Celery worker process, a live web server driven by Chromium) need
+  committed rows, so they use `committed_db`: real commits, and catalogue rows deleted
+  afterwards. We deliberately avoid pytest-django's flush-based `transactional_db`: it would
+  also wipe the word vectors, which take seconds to load and index.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from PIL import Image as PILImage
+from pytest_django.live_server_helper import LiveServer
+
+# Sync Playwright runs an event loop in the test thread; the ORM calls beside it are still sync.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+BASE_DIR = Path(settings.BASE_DIR)
+DEV_DATASET = Path(os.environ.get("DEV_DATASET", BASE_DIR.parent / "shared/datasets/imagenet-sample-dev"))
+
+
+def png_bytes(pixels, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    PILImage.fromarray(pixels).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def clear_catalogue() -> None:
+    from catalog.models import Category, Image
+
+    Image.objects.all().delete()
+    Category.objects.all().delete()
+    get_user_model().objects.all().delete()
+
+
+@pytest.fixture(scope="session")
+def word_space(django_db_setup, django_db_blocker):
+    """The default GloVe space, committed once per test database (kept by --reuse-db)."""
+    from search.services import ensure_default_word_space
+
+    with django_db_blocker.unblock():
+        yield ensure_default_word_space()
+
+
+@pytest.fixture
+def committed_db(django_db_setup, django_db_blocker, word_space) -> Iterator[None]:
+    with django_db_blocker.unblock():
+        clear_catalogue()
+        yield
+        clear_catalogue()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process on the test database and the test Redis database."""
+    from django.db import connection
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no tasks left from earlier runs
+    database = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "DATABASE_URL": f"postgresql://{database['USER']}:@/{database['NAME']}?host={database['HOST']}"
+        if str(database["HOST"]).startswith("/")
+        else f"postgresql://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+    }
+    log = open(BASE_DIR / ".local" / "test-worker.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    yield process
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture
+def wait_until_settled() -> Callable[..., object]:
+    def wait(image, timeout: float = 120.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            image.refresh_from_db()
+            if image.is_settled:
+                return image
+            time.sleep(0.2)
+        worker_log = (BASE_DIR / ".local" / "test-worker.log").read_text()[-3000:]
+        raise AssertionError(f"{image} still {image.status} after {timeout}s. Worker log:\n{worker_log}")
+
+    return wait
+
+
+@pytest.fixture
+def staff_user(committed_db):
+    return get_user_model().objects.create_superuser("staff", "staff@example.com", "correct horse battery")
+
+
+@pytest.fixture(scope="session")
+def site(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
+    """The website on a real socket, seeing committed rows (see the module docstring)."""
+    with django_db_blocker.unblock():
+        server = LiveServer("localhost")
+        yield server
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+        ],
+    }
+
+
+DEMO_LOADERS = {"chelsea": "Animals", "coffee": "Food", "astronaut": "People", "rocket": "Transport"}
+
+
+def add_processed_images(items: list[tuple[bytes, str, str, str]]) -> list:
+    """Create catalogue items from (bytes, filename, title, category) and process them in this
+    process with the worker's own code (the worker process itself is tested elsewhere)."""
+    from catalog import services
+
+    images = [
+        services.create_image(
+            data=data, filename=filename, title=title, category=services.get_or_create_category(category)
+        )
+        for data, filename, title, category in items
+    ]
+    ids = [image.pk for image in images]
+    for start in range(0, len(ids), 32):
+        services.process_images(ids[start : start + 32])
+    for image in images:
+        image.refresh_from_db()
+    return images
+
+
+@pytest.fixture(scope="module")
+def demo_catalogue(django_db_setup, django_db_blocker, word_space) -> Iterator[dict]:
+    """Four processed demo photos, committed for the module, keyed by skimage loader name."""
+    from skimage import data
+
+    with django_db_blocker.unblock():
+        clear_catalogue()
+        items = [
+            (png_bytes(getattr(data, name)()), f"{name}.png", name.title(), cat) for name, cat in DEMO_LOADERS.items()
+        ]
+        images = add_processed_images(items)
+        yield dict(zip(DEMO_LOADERS, images, strict=True))
+        clear_catalogue()
