@@ -67,8 +67,10 @@ def create_image(
     title: str = "",
     description: str = "",
     uploaded_by=None,
+    queue: bool = True,
 ) -> Image:
-    """Validate the bytes, store the file and queue the item for processing.
+    """Validate the bytes, store the file and (unless `queue` is False, for callers that
+    queue many items in batches themselves) queue the item for processing.
 
     Raises InvalidImage (not an image, damaged, too large) or DuplicateImage.
     """
@@ -89,7 +91,8 @@ def create_image(
     image.original.save(PurePath(filename).name or "upload", ContentFile(data), save=False)
     with transaction.atomic():
         image.save()
-        enqueue_processing([image.pk])
+        if queue:
+            enqueue_processing([image.pk])
     return image
 
 
@@ -139,7 +142,10 @@ def process_images(image_ids: list[int]) -> None:
     from search.services import index_images
 
     images = list(Image.objects.filter(pk__in=image_ids).select_related("category"))
-    Image.objects.filter(pk__in=[i.pk for i in images]).update(status=Image.Status.PROCESSING, error="")
+    # Ready items stay ready (and searchable) while they are embedded again.
+    Image.objects.filter(pk__in=[i.pk for i in images]).exclude(status=Image.Status.READY).update(
+        status=Image.Status.PROCESSING, error=""
+    )
     decoded = [d for d in (decode_for_processing(image) for image in images) if d is not None]
     if not decoded:
         return

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ml.imagenet import CLASS_NAMES, class_words
+from ml.imagenet import CLASS_GROUPS, CLASS_NAMES, class_group, class_words
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -26,15 +26,30 @@ def top_classes(logits_row: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
     return [(int(index), float(probabilities[index])) for index in best]
 
 
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
+# Share of a class vector given to its group word (see ml.imagenet.CLASS_GROUPS); measured on the
+# development photos, 0.3-0.7 all put 10 dogs in the top 10 for "dog" (none: 2).
+GROUP_WEIGHT = 0.5
+
+
 def class_word_matrix(lookup: Callable[[list[str]], dict[str, np.ndarray]], dims: int) -> np.ndarray:
-    """(1000, dims): each class's mean of unit word vectors; zeros where no word is known."""
+    """(1000, dims): each class's mean of unit word vectors, blended with its group word;
+    zeros where no word is known."""
     matrix = np.zeros((len(CLASS_NAMES), dims), dtype=np.float32)
+    groups = lookup(list(CLASS_GROUPS))
     for index in range(len(CLASS_NAMES)):
-        found = list(lookup(class_words(index)).values())
-        if found:
-            # Normalise first so that one frequent, long vector does not dominate the name.
-            units = [vector / max(float(np.linalg.norm(vector)), 1e-12) for vector in found]
-            matrix[index] = np.mean(units, axis=0)
+        # Normalise first so that one frequent, long vector does not dominate the name.
+        found = [_unit(vector) for vector in lookup(class_words(index)).values()]
+        name = _unit(np.mean(found, axis=0)) if found else None
+        group = groups.get(class_group(index) or "")
+        if group is not None:
+            group = _unit(group)
+            matrix[index] = group if name is None else (1 - GROUP_WEIGHT) * name + GROUP_WEIGHT * group
+        elif name is not None:
+            matrix[index] = name
     return matrix
 
 

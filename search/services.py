@@ -69,7 +69,8 @@ def create_space_index(space: EmbeddingSpace) -> None:
     if space.kind == Kind.CLASSES:
         return
     with connection.cursor() as cursor:
-        cursor.execute(vectors.index_sql(space))
+        for statement in vectors.index_sql(space):
+            cursor.execute(statement)
 
 
 def activate_space(space: EmbeddingSpace) -> None:

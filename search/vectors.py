@@ -44,7 +44,9 @@ def binary_expression(space: EmbeddingSpace, column: str = "embedding") -> str:
     return f"(binary_quantize({column}::vector({space.dims}))::bit({space.dims}))"
 
 
-def index_sql(space: EmbeddingSpace) -> str:
+def index_sql(space: EmbeddingSpace) -> list[str]:
+    """One partial HNSW index per space; word spaces get a second one over the tag vocabulary,
+    since a filtered scan of the whole vocabulary can come back empty near rare words."""
     table = table_for(space)
     if uses_binary_index(space):
         # Hamming distance on sign bits finds candidates; queries re-rank them exactly.
@@ -53,7 +55,10 @@ def index_sql(space: EmbeddingSpace) -> str:
         expression, opclass = typed(space), "halfvec_cosine_ops"
     else:
         expression, opclass = typed(space), "vector_cosine_ops"
-    return (
-        f"CREATE INDEX IF NOT EXISTS {space.index_name} ON {table} "
-        f"USING hnsw ({expression} {opclass}) WHERE space_id = {int(space.pk)}"
-    )
+    create = f"CREATE INDEX IF NOT EXISTS {{name}} ON {table} USING hnsw ({expression} {opclass}) WHERE {{where}}"
+    statements = [create.format(name=space.index_name, where=f"space_id = {int(space.pk)}")]
+    if space.kind == EmbeddingSpace.Kind.WORD:
+        statements.append(
+            create.format(name=f"{space.index_name}_tags", where=f"space_id = {int(space.pk)} AND is_tag")
+        )
+    return statements

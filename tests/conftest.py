@@ -145,7 +145,11 @@ def add_processed_images(items: list[tuple[bytes, str, str, str]]) -> list:
 
     images = [
         services.create_image(
-            data=data, filename=filename, title=title, category=services.get_or_create_category(category)
+            data=data,
+            filename=filename,
+            title=title,
+            category=services.get_or_create_category(category),
+            queue=False,
         )
         for data, filename, title, category in items
     ]

@@ -50,28 +50,32 @@ class Command(BaseCommand):
         if not entries:
             raise CommandError(f"No images found in {directory}.")
         categories: dict[str, Category] = {}
-        created = duplicates = 0
+        created_ids: list[int] = []
+        duplicates = 0
         problems: list[str] = []
         for path, category_name in tqdm(entries, desc="Importing", unit="image"):
             try:
                 if category_name not in categories:
                     categories[category_name] = services.get_or_create_category(category_name)
-                services.create_image(
+                image = services.create_image(
                     data=path.read_bytes(),
                     filename=path.name,
                     category=categories[category_name],
                     title=services.title_from_filename(path.name),
+                    queue=False,
                 )
-                created += 1
+                created_ids.append(image.pk)
             except services.DuplicateImage:
                 duplicates += 1
             except (InvalidImage, OSError) as exc:
                 problems.append(f"{path}: {exc}")
+        # Queued together so that the workers run the CNN on whole batches.
+        services.enqueue_processing(created_ids)
         for problem in problems:
             self.stderr.write(problem)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Imported {created} image(s) into {len(categories)} categories; "
+                f"Imported {len(created_ids)} image(s) into {len(categories)} categories; "
                 f"{duplicates} already present, {len(problems)} skipped. Processing continues in the workers."
             )
         )

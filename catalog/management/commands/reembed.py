@@ -23,7 +23,8 @@ class Command(BaseCommand):
                 raise CommandError(f"No embedding space named {space!r}.") from None
             images = images.exclude(embeddings__space=target)
         ids = list(images.order_by("pk").values_list("pk", flat=True))
-        images.update(status=Image.Status.PENDING, error="")
+        # Ready items keep serving while their vectors are replaced; others start again.
+        images.exclude(status=Image.Status.READY).update(status=Image.Status.PENDING, error="")
         batch = 64
         for start in tqdm(range(0, len(ids), batch), desc="Queueing", unit="batch"):
             services.enqueue_processing(ids[start : start + batch])

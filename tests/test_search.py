@@ -1,0 +1,135 @@
+"""Search quality on real photos: the demo photos plus the 500-photo development set.
+
+These are the acceptance checks of the search issue, run through the JSON API (which calls the
+same search functions as the pages). The development photos are research-use data that live
+outside the repository (../shared/datasets); without them these tests cannot run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image as PILImage
+from PIL import ImageOps
+from rest_framework.test import APIClient
+
+from tests.conftest import DEMO_LOADERS, DEV_DATASET, add_processed_images, clear_catalogue, png_bytes
+
+pytestmark = pytest.mark.skipif(not DEV_DATASET.is_dir(), reason=f"development photos not found at {DEV_DATASET}")
+
+
+def jpeg(picture: PILImage.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def catalogue(django_db_setup, django_db_blocker, word_space) -> Iterator[dict]:
+    """Demo photos + the development set, processed with the worker's code, committed."""
+    from skimage import data
+
+    with (DEV_DATASET / "labels.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    items = [(png_bytes(getattr(data, n)()), f"{n}.png", n.title(), c) for n, c in DEMO_LOADERS.items()]
+    items += [
+        (
+            (DEV_DATASET / row["file"]).read_bytes(),
+            row["file"],
+            row["imagenet_label"],
+            row["pascal_category"] or "other",
+        )
+        for row in rows
+    ]
+    with django_db_blocker.unblock():
+        clear_catalogue()
+        images = add_processed_images(items)
+        yield {
+            "images": images,
+            "pascal": {image.pk: image.category.name for image in images},
+            "by_file": {row["file"]: image for row, image in zip(rows, images[len(DEMO_LOADERS) :], strict=True)},
+            "rows": rows,
+        }
+        clear_catalogue()
+
+
+@pytest.fixture
+def api(catalogue, django_db_blocker) -> Iterator[APIClient]:
+    with django_db_blocker.unblock():
+        yield APIClient()
+
+
+def test_every_item_is_ready_with_tags(catalogue) -> None:
+    assert len(catalogue["images"]) == 504
+    assert all(image.status == "ready" and image.tags and image.classes for image in catalogue["images"])
+
+
+def test_word_dog_returns_dog_photos_first(api, catalogue) -> None:
+    results = api.get("/api/search/images/", {"q": "dog", "k": 10}).json()["results"]
+    dogs = [hit for hit in results if catalogue["pascal"][hit["id"]] == "dog"]
+    assert catalogue["pascal"][results[0]["id"]] == "dog"
+    assert len(dogs) >= 8, [hit["title"] for hit in results]
+    scores = [hit["score"] for hit in results]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_word_combination_and_unlabelled_words(api, catalogue) -> None:
+    cat_sofa = api.get("/api/search/images/", {"q": "cat sofa", "k": 5}).json()
+    assert len(cat_sofa["results"]) == 5 and cat_sofa["unknown_words"] == []
+    # "ocean" labels no photo, yet finds sea creatures and boats through word space.
+    ocean = api.get("/api/search/images/", {"q": "ocean", "k": 10}).json()["results"]
+    sea = {"boat", "other"}
+    assert sum(catalogue["pascal"][hit["id"]] in sea for hit in ocean) >= 8
+    minus = api.get("/api/search/images/", {"q": "cat -dog", "k": 10}).json()["results"]
+    assert not any(catalogue["pascal"][hit["id"]] == "dog" for hit in minus[:5])
+
+
+def test_minimum_score_and_category_filter(api, catalogue) -> None:
+    strict = api.get("/api/search/images/", {"q": "dog", "k": 50, "min_score": 0.8}).json()["results"]
+    assert strict and all(hit["score"] >= 0.8 for hit in strict)
+    birds = api.get("/api/search/images/", {"q": "dog", "k": 20, "category": "bird"}).json()["results"]
+    assert len(birds) == 20 and {hit["category"] for hit in birds} == {"bird"}
+
+
+def test_flipped_cropped_copy_finds_its_original_first(api, catalogue) -> None:
+    for row in catalogue["rows"][::50]:  # ten photos across the classes
+        picture = ImageOps.mirror(PILImage.open(DEV_DATASET / row["file"]).convert("RGB"))
+        width, height = picture.size
+        cropped = picture.crop((width // 10, height // 10, width - width // 10, height - height // 12))
+        response = api.post("/api/search/by-photo/?k=3", {"file": io.BytesIO(jpeg(cropped))}, format="multipart")
+        assert response.status_code == 200
+        assert response.json()["results"][0]["id"] == catalogue["by_file"][row["file"]].pk, row["file"]
+
+
+def test_focus_on_a_class_pulls_results_towards_it(api, catalogue) -> None:
+    """A photo of a dog beside a bird: focusing on the dog's class ranks dogs higher, and the
+    bird's class birds, than the other way round."""
+    rows = catalogue["rows"]
+    dog = next(row for row in rows if row["pascal_category"] == "dog")
+    bird = next(row for row in rows if row["pascal_category"] == "bird")
+    left = PILImage.open(DEV_DATASET / dog["file"]).convert("RGB").resize((224, 224))
+    right = PILImage.open(DEV_DATASET / bird["file"]).convert("RGB").resize((224, 224))
+    both = PILImage.new("RGB", (448, 224))
+    both.paste(left, (0, 0))
+    both.paste(right, (224, 0))
+
+    def count(focus: str, category: str) -> int:
+        url = f"/api/search/by-photo/?k=20&focus_class={focus}"
+        hits = api.post(url, {"file": io.BytesIO(jpeg(both))}, format="multipart").json()["results"]
+        return sum(catalogue["pascal"][hit["id"]] == category for hit in hits)
+
+    assert count(dog["imagenet_index"], "dog") > count(bird["imagenet_index"], "dog")
+    assert count(bird["imagenet_index"], "bird") > count(dog["imagenet_index"], "bird")
+
+
+def test_more_like_this_and_focus_via_item(api, catalogue) -> None:
+    chelsea = catalogue["images"][0]
+    plain = api.get(f"/api/images/{chelsea.pk}/similar/", {"k": 10}).json()["results"]
+    assert chelsea.pk not in [hit["id"] for hit in plain]
+    assert all(hit["why"] for hit in plain)
+    focused = api.get(f"/api/images/{chelsea.pk}/similar/", {"k": 10, "focus_class": 281}).json()
+    assert focused["focus_class"] == 281
+    assert [hit["id"] for hit in focused["results"]] != [hit["id"] for hit in plain]
