@@ -12,7 +12,7 @@ from search.services import ensure_default_word_space
 # Public-domain photos shipped with scikit-image: (loader, title, category).
 DEMO_PHOTOS = [
     ("chelsea", "Chelsea the cat", "Animals"),
-    ("cat", "Chelsea, close up", "Animals"),
+    ("camera", "The cameraman", "People"),
     ("coffee", "A cup of coffee", "Food and drink"),
     ("astronaut", "Astronaut Eileen Collins", "People"),
     ("rocket", "Rocket on the launch pad", "Transport"),
