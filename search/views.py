@@ -1,14 +1,128 @@
+"""The search pages: each parses its input with a form, calls one search.modes function and renders.
+
+They work without JavaScript; with htmx, requests made by htmx get only the results partial.
+"""
+
+from __future__ import annotations
+
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from catalog.models import Image
+from ml.imagenet import matching_classes
+from search import modes
+from search.forms import FocusForm, PhotoSearchForm, SimilarWordsForm, WordSearchForm, class_option
+from search.queries import QueryError
+
+RESULTS_PARTIAL = "search/_results.html"
 
 
+def wants_partial(request: HttpRequest) -> bool:
+    """An htmx request for a part of the page (not a boosted link or a history restore)."""
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def form_errors(form) -> str:
+    return " ".join(str(message) for errors in form.errors.values() for message in errors)
+
+
+def render_search(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    """The page, or its results partial for htmx; 400 when the query could not be answered."""
+    status = 400 if context.get("error") else 200
+    return render(request, RESULTS_PARTIAL if wants_partial(request) else template, context, status=status)
+
+
+@require_GET
 def image_search(request: HttpRequest) -> HttpResponse:
-    return render(request, "search/results.html", {})
+    """Words to images: /search/?q=cat+sofa&category=&k=&min_score="""
+    form = WordSearchForm(request.GET)
+    results, error = None, None
+    if not form.is_valid():
+        error = form_errors(form)
+    elif form.cleaned_data["q"]:
+        try:
+            results = modes.images_for_words(form.cleaned_data["q"], form.filters())
+        except QueryError as exc:
+            error = str(exc)
+    context = {
+        "form": form,
+        "results": results,
+        "error": error,
+        "query_text": form.data.get("q", ""),
+    }
+    return render_search(request, "search/images.html", context)
 
 
+@require_http_methods(["GET", "POST"])
 def photo_search(request: HttpRequest) -> HttpResponse:
-    return render(request, "search/results.html", {})
+    """Search by photo: GET shows the form, POST (multipart) runs the search. The photo is not kept."""
+    results, error = None, None
+    if request.method == "POST":
+        form = PhotoSearchForm(request.POST, request.FILES)
+        if not form.is_valid():
+            error = form_errors(form)
+        else:
+            try:
+                results = modes.similar_to_photo(
+                    form.cleaned_data["file"], form.filters(), focus_class=form.cleaned_data["focus_class"]
+                )
+            except QueryError as exc:
+                error = str(exc)
+    else:
+        form = PhotoSearchForm()
+    focus_text = class_option(results.focus_class) if results and results.focus_class is not None else ""
+    context = {"form": form, "results": results, "error": error, "focus_text": focus_text}
+    return render_search(request, "search/photo.html", context)
 
 
+@require_GET
+def similar_items(request: HttpRequest, pk: int) -> HttpResponse:
+    """More like this: /search/similar/<pk>/?focus_class=&category=&k="""
+    image = get_object_or_404(Image.objects.select_related("category"), pk=pk)
+    form = FocusForm(request.GET)
+    results, error = None, None
+    if not form.is_valid():
+        error = form_errors(form)
+    else:
+        try:
+            results = modes.similar_items(image, form.filters(), focus_class=form.cleaned_data["focus_class"])
+        except QueryError as exc:
+            error = str(exc)
+    context = {
+        "image": image,
+        "form": form,
+        "results": results,
+        "error": error,
+        "focus_class": results.focus_class if results else None,
+        "focus_text": class_option(results.focus_class) if results and results.focus_class is not None else "",
+        "top_classes": image.classes[:5],
+    }
+    return render_search(request, "search/similar.html", context)
+
+
+@require_GET
+def class_options(request: HttpRequest) -> HttpResponse:
+    """Suggestions for the focus-class input: <option> elements for a <datalist>."""
+    text = request.GET.get("q") or request.GET.get("focus_class") or ""
+    options = [class_option(index) for index, _ in matching_classes(text, limit=20)]
+    return render(request, "search/_class_options.html", {"options": options})
+
+
+@require_GET
 def similar_words(request: HttpRequest) -> HttpResponse:
-    return render(request, "search/results.html", {})
+    """Nearest words: /search/words/?q=said"""
+    form = SimilarWordsForm(request.GET)
+    results, error = None, None
+    if not form.is_valid():
+        error = form_errors(form)
+    elif form.cleaned_data["q"]:
+        try:
+            results = modes.similar_words(form.cleaned_data["q"], k=form.cleaned_data["k"] or 10)
+        except QueryError as exc:
+            error = str(exc)
+    context = {"form": form, "results": results, "error": error}
+    status = 400 if error else 200
+    template = "search/_word_results.html" if wants_partial(request) else "search/words.html"
+    return render(request, template, context, status=status)

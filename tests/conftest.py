@@ -69,12 +69,14 @@ def celery_worker(django_db_setup, django_db_blocker) -> Iterator[subprocess.Pop
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no tasks left from earlier runs
     database = connection.settings_dict
+    # A socket folder is in OPTIONS when the URL said `?host=/path` (as .local/servers.env does).
+    host = str(database["HOST"] or database.get("OPTIONS", {}).get("host", ""))
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": f"postgresql://{database['USER']}:@/{database['NAME']}?host={database['HOST']}"
-        if str(database["HOST"]).startswith("/")
-        else f"postgresql://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "DATABASE_URL": f"postgresql://{database['USER']}:@/{database['NAME']}?host={host}"
+        if host.startswith("/")
+        else f"postgresql://{database['USER']}:{database['PASSWORD']}@{host}:{database['PORT']}/{database['NAME']}",
     }
     log = open(BASE_DIR / ".local" / "test-worker.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(

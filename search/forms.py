@@ -1,0 +1,90 @@
+"""Forms that parse the search pages' input into the arguments of the search.modes functions."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.conf import settings
+from PIL import Image as PILImage
+
+from catalog.models import Category
+from catalog.services import read_upload
+from ml.imagenet import CLASS_NAMES, matching_classes
+from ml.images import InvalidImage, open_image
+from search import modes
+
+# "281", "tabby (281)" or a class name.
+_INDEX_IN_TEXT = re.compile(r"^(?:.*\()?\s*(\d+)\s*\)?$")
+
+
+def class_option(index: int) -> str:
+    """How a class is written in the focus input and its suggestions: "tabby (281)"."""
+    return f"{CLASS_NAMES[index]} ({index})"
+
+
+class FocusClassField(forms.Field):
+    """An ImageNet class, typed as its index, as a suggestion ("tabby (281)") or as its name."""
+
+    def to_python(self, value) -> int | None:
+        text = str(value or "").strip()
+        if not text:
+            return None
+        if len(text) > 200:
+            raise forms.ValidationError("That is too long for a class name.")
+        match = _INDEX_IN_TEXT.match(text)
+        if match:
+            index = int(match[1])
+            if not 0 <= index < len(CLASS_NAMES):
+                raise forms.ValidationError("Class numbers go from 0 to 999.")
+            return index
+        exact = [i for i, name in enumerate(CLASS_NAMES) if name.lower() == text.lower()]
+        if exact:
+            return exact[0]
+        found = matching_classes(text, limit=1)
+        if not found:
+            raise forms.ValidationError(f"No ImageNet class is called “{text}”.")
+        return found[0][0]
+
+
+class FiltersForm(forms.Form):
+    category = forms.ModelChoiceField(
+        queryset=Category.objects.all(), to_field_name="slug", required=False, empty_label="All categories"
+    )
+    k = forms.IntegerField(label="Results", min_value=1, required=False)
+    min_score = forms.FloatField(label="Minimum score", min_value=-1, max_value=1, required=False)
+
+    def filters(self, default_k: int = 24) -> modes.Filters:
+        data = self.cleaned_data
+        return modes.Filters(
+            k=data.get("k") or default_k, category=data.get("category"), min_score=data.get("min_score")
+        )
+
+
+class WordSearchForm(FiltersForm):
+    q = forms.CharField(label="Words", max_length=500, required=False, strip=True)
+
+    field_order = ["q", "category", "k", "min_score"]
+
+
+class FocusForm(FiltersForm):
+    focus_class = FocusClassField(label="Focus on a class", required=False)
+
+
+class PhotoSearchForm(FocusForm):
+    file = forms.FileField(label="Photo", widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
+
+    field_order = ["file", "category", "focus_class", "k", "min_score"]
+
+    def clean_file(self) -> PILImage.Image:
+        """The decoded photo (nothing is stored): the size limit, then the one image opener."""
+        upload = self.cleaned_data["file"]
+        try:
+            return open_image(read_upload(upload), max_pixels=settings.MAX_IMAGE_PIXELS)
+        except InvalidImage as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class SimilarWordsForm(forms.Form):
+    q = forms.CharField(label="Word", max_length=500, required=False, strip=True)
+    k = forms.IntegerField(label="How many", min_value=1, max_value=100, required=False)

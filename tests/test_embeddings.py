@@ -1,0 +1,352 @@
+"""Embeddings: real models on real photos, vectors in PostgreSQL, their indexes and the worker.
+
+Plain `django_db` tests run in a rolled-back transaction: the spaces, indexes and rows they
+create vanish afterwards. Their files go to a temporary media folder.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import OperationalError, connection
+from PIL import Image as PILImage
+from skimage import data
+
+from catalog import services, tasks
+from catalog.models import Category, Image
+from ml.encoders import VGG16Encoder
+from ml.words import STOP_WORDS, is_tag_word
+from search import selectors, vectors
+from search.models import EmbeddingSpace, ImageEmbedding, Word
+from search.services import current_encoder, ensure_image_spaces, register_space
+from tests.conftest import png_bytes
+
+Kind = EmbeddingSpace.Kind
+State = EmbeddingSpace.State
+COFFEE_TAGS = {"coffee", "espresso", "cappuccino", "latte", "mocha", "decaf", "cup", "tea"}
+
+
+@pytest.fixture
+def media(settings, tmp_path: Path) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def processed(word_space, media) -> dict[str, Image]:
+    """Chelsea and the coffee cup, uploaded and processed in this process with the worker's code."""
+    category = services.get_or_create_category("Demo")
+    images = {
+        name: services.create_image(
+            data=png_bytes(getattr(data, name)()), filename=f"{name}.png", category=category, queue=False
+        )
+        for name in ("chelsea", "coffee")
+    }
+    services.process_images([image.pk for image in images.values()])
+    for image in images.values():
+        image.refresh_from_db()
+    return images
+
+
+def embedding_rows(images) -> list[tuple[int, int, int, int]]:
+    """(image, space, row id, dims) of every stored vector of these items."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT image_id, space_id, id, vector_dims(embedding) FROM search_imageembedding "
+            "WHERE image_id = ANY(%s) ORDER BY image_id, space_id",
+            [[image.pk for image in images]],
+        )
+        return cursor.fetchall()
+
+
+@pytest.mark.django_db
+def test_photos_get_their_classes_and_tags(processed) -> None:
+    chelsea, coffee = processed["chelsea"], processed["coffee"]
+    assert chelsea.status == coffee.status == Image.Status.READY
+
+    chelsea_top3 = [c["label"] for c in chelsea.classes[:3]]
+    assert set(chelsea_top3) & {"tabby", "tiger cat", "Egyptian cat"}, chelsea_top3
+    assert "cat" in [tag["word"] for tag in chelsea.tags[:10]], chelsea.tags
+
+    coffee_top3 = [c["label"] for c in coffee.classes[:3]]
+    assert set(coffee_top3) & {"espresso", "cup"}, coffee_top3
+    assert {tag["word"] for tag in coffee.tags} & COFFEE_TAGS, coffee.tags
+
+    for image in (chelsea, coffee):
+        assert len(image.classes) == 5 and len(image.tags) == 10
+        probabilities = [c["probability"] for c in image.classes]
+        assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1.0001
+        scores = [tag["score"] for tag in image.tags]
+        assert scores == sorted(scores, reverse=True)
+        assert all(is_tag_word(tag["word"]) for tag in image.tags)
+        assert image.width and image.height and image.thumbnail
+
+
+@pytest.mark.django_db
+def test_one_vector_per_active_space_and_reprocessing_replaces_them(processed) -> None:
+    images = list(processed.values())
+    spaces = ensure_image_spaces(current_encoder())
+    active = {
+        space.pk: space
+        for space in EmbeddingSpace.objects.filter(kind__in=[Kind.IMAGE, Kind.CLASSES, Kind.JOINT], state=State.ACTIVE)
+    }
+    assert {space.pk for space in spaces.all()} <= set(active)
+    assert (spaces.image.dims, spaces.classes.dims, spaces.joint.dims) == (1280, 1000, spaces.joint.word_space.dims)
+
+    before = embedding_rows(images)
+    assert sorted((image, space) for image, space, _, _ in before) == sorted(
+        (image.pk, space) for image in images for space in active
+    )
+    assert all(dims == active[space].dims for _, space, _, dims in before)
+
+    services.process_images([image.pk for image in images])
+
+    after = embedding_rows(images)
+    assert [(image, space, dims) for image, space, _, dims in after] == [
+        (image, space, dims) for image, space, _, dims in before
+    ]
+    assert not {row for _, _, row, _ in before} & {row for _, _, row, _ in after}  # replaced, not added
+    for image in images:
+        tags = image.tags
+        image.refresh_from_db()
+        assert image.status == Image.Status.READY and image.tags == tags
+
+
+@pytest.mark.django_db
+def test_nearest_neighbour_query_uses_the_space_index_at_10k_rows() -> None:
+    """10k items with random 1280-d vectors, generated in SQL so the data never crosses the wire."""
+    space = register_space(name="explain-test-1280", kind=Kind.IMAGE, model="random", dims=1280, index_now=False)
+    category = Category.objects.create(name="Bulk", slug="bulk")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO catalog_image (title, description, category_id, original, thumbnail, sha256, created_at,"
+            " updated_at, status, error, classes, tags)"
+            " SELECT 'bulk ' || g, '', %s, 'originals/bulk-' || g || '.jpg', '',"
+            " encode(sha256(('explain-test-' || g)::bytea), 'hex'), now(), now(), 'ready', '', '[]', '[]'"
+            " FROM generate_series(1, 10000) AS g",
+            [category.pk],
+        )
+        cursor.execute(
+            "INSERT INTO search_imageembedding (image_id, space_id, embedding)"
+            " SELECT i.id, %s, (SELECT array_agg(random()) FROM generate_series(1, 1280) WHERE i.id > 0)::vector(1280)"
+            " FROM catalog_image i WHERE i.category_id = %s",
+            [space.pk, category.pk],
+        )
+        # As the word import does: index the rows once, with the deferred foreign-key checks done.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        for statement in vectors.index_sql(space):
+            cursor.execute(statement)
+        cursor.execute("ANALYZE search_imageembedding")
+        cursor.execute(
+            "SELECT count(*), min(vector_dims(embedding)) FROM search_imageembedding WHERE space_id = %s", [space.pk]
+        )
+        assert cursor.fetchone() == (10_000, 1280)
+
+        query = vectors.literal(np.random.default_rng(0).random(1280, dtype=np.float32))
+        distance = f"{vectors.typed(space)} <=> {vectors.typed_param(space)}"
+        cursor.execute(
+            f"EXPLAIN SELECT image_id FROM search_imageembedding WHERE space_id = %s ORDER BY {distance} LIMIT 10",
+            [space.pk, query],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"Index Scan using {space.index_name}" in plan, plan
+
+
+# --- Word spaces --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_nearest_words_in_the_word_space(word_space) -> None:
+    said = selectors.word_vectors(word_space.pk, ["said", "qwzxkjvbnm"])
+    assert set(said) == {"said"} and said["said"].shape == (word_space.dims,)
+
+    everything = [word for word, _ in selectors.nearest_words(word_space, said["said"], k=10)]
+    assert everything[0] == "said" and "told" in everything
+    assert set(everything) & STOP_WORDS  # "said" itself, at least
+
+    tags = selectors.nearest_words(word_space, said["said"], k=10, tags_only=True)
+    assert len(tags) == 10 and "told" in [word for word, _ in tags]
+    assert all(is_tag_word(word) and word not in STOP_WORDS for word, _ in tags)
+
+    excluded = [word for word, _ in selectors.nearest_words(word_space, said["said"], k=5, exclude=["said", "told"])]
+    assert "said" not in excluded and "told" not in excluded and len(excluded) == 5
+
+
+def space_indexes(space: EmbeddingSpace) -> dict[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE %s", [f"{space.index_name}%"])
+        return dict(cursor.fetchall())
+
+
+TINY_GLOVE = """\
+apple 1 0 0 0.1
+pear 0.9 0.1 0 0
+the 0.9 0.3 0 0.1
+ocean 0 0 1 0
+sea 0 0.1 0.9 0
+apple 0 0 0 1
+"""
+
+
+@pytest.mark.django_db
+def test_import_word_vectors_creates_an_indexed_inactive_space(word_space, tmp_path: Path) -> None:
+    path = tmp_path / "tiny.4d.txt"
+    path.write_text(TINY_GLOVE)
+    out = io.StringIO()
+
+    call_command("import_word_vectors", str(path), "--name", "tiny-test", stdout=out)
+
+    space = EmbeddingSpace.objects.get(name="tiny-test")
+    assert (space.kind, space.dims, space.state) == (Kind.WORD, 4, State.RETIRED)
+    assert selectors.active_space(Kind.WORD) == word_space
+    words = dict(Word.objects.filter(space=space).values_list("word", "is_tag"))
+    assert words == {"apple": True, "pear": True, "the": False, "ocean": True, "sea": True}  # first "apple" kept
+    indexes = space_indexes(space)
+    assert set(indexes) == {space.index_name, f"{space.index_name}_tags"}
+    assert all("USING hnsw" in definition and "vector(4)" in definition for definition in indexes.values())
+    assert "5 words" in out.getvalue()
+
+    near_apple = selectors.nearest_words(space, np.array([1, 0, 0, 0], dtype=np.float32), k=3)
+    assert [word for word, _ in near_apple][:1] == ["apple"] and "ocean" not in dict(near_apple)
+    near_apple_tags = selectors.nearest_words(space, np.array([1, 0, 0, 0], dtype=np.float32), k=3, tags_only=True)
+    assert "the" not in dict(near_apple_tags)
+
+
+@pytest.mark.django_db
+def test_import_word_vectors_activate(word_space, tmp_path: Path) -> None:
+    path = tmp_path / "tiny.txt"
+    path.write_text(TINY_GLOVE)
+
+    call_command("import_word_vectors", str(path), "--name", "tiny-active", "--activate", stdout=io.StringIO())
+
+    assert selectors.active_space(Kind.WORD).name == "tiny-active"
+    word_space.refresh_from_db()
+    assert word_space.state == State.RETIRED
+
+
+@pytest.mark.django_db
+def test_import_word_vectors_rejects_malformed_files(word_space, tmp_path: Path) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_text("apple 1 0 0\npear 1 0\n")
+    with pytest.raises(CommandError, match=r"bad.txt:2: 2 numbers where earlier lines had 3"):
+        call_command("import_word_vectors", str(path), stdout=io.StringIO())
+    assert not Word.objects.filter(space__name="bad").exists()
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(CommandError, match="holds no vectors"):
+        call_command("import_word_vectors", str(empty), stdout=io.StringIO())
+    with pytest.raises(CommandError, match="is not a file"):
+        call_command("import_word_vectors", str(tmp_path / "missing.txt"), stdout=io.StringIO())
+
+
+# --- Wide vectors -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_vgg16_sized_space_gets_a_binary_index(media) -> None:
+    """VGG16 with randomly initialised weights: its outputs are meaningless, so only the 4096-d
+    shapes, their storage and the space's bit_hamming (binary_quantize) index are checked."""
+    encoder = VGG16Encoder(random_init=True)
+    pictures = [PILImage.fromarray(data.chelsea()), PILImage.fromarray(data.coffee()), PILImage.new("RGB", (64, 48))]
+    features = encoder.encode(pictures).features
+    assert features.shape == (3, 4096)
+
+    space = register_space(name="vgg16-random-test", kind=Kind.IMAGE, model="vgg16 (random init)", dims=4096)
+    assert vectors.uses_binary_index(space)
+    category = Category.objects.create(name="Wide", slug="wide")
+    images = Image.objects.bulk_create(
+        Image(title=f"wide {n}", category=category, original=f"originals/wide-{n}.png", sha256=f"{n:064x}")
+        for n in range(3)
+    )
+    ImageEmbedding.objects.bulk_create(
+        ImageEmbedding(image=image, space=space, embedding=vector)
+        for image, vector in zip(images, features, strict=True)
+    )
+
+    stored = ImageEmbedding.objects.filter(space=space).order_by("image_id")
+    assert [len(row.embedding) for row in stored] == [4096, 4096, 4096]
+    np.testing.assert_allclose(np.stack([row.embedding for row in stored]), features, rtol=1e-6)
+    definition = space_indexes(space)[space.index_name]
+    assert "USING hnsw" in definition and "bit_hamming_ops" in definition and "binary_quantize" in definition
+    assert f"space_id = {space.pk}" in definition
+
+
+# --- The worker ---------------------------------------------------------------------------
+
+
+def test_reembed_queues_items_for_the_worker(committed_db, celery_worker, wait_until_settled) -> None:
+    category = services.get_or_create_category("Animals")
+    cat = services.create_image(data=png_bytes(data.chelsea()), filename="chelsea.png", category=category, queue=False)
+    cup = services.create_image(data=png_bytes(data.coffee()), filename="coffee.png", category=category, queue=False)
+    Image.objects.filter(pk=cup.pk).update(status=Image.Status.FAILED, error="an earlier failure")
+    out = io.StringIO()
+
+    try:
+        call_command("reembed", stdout=out)
+
+        assert "Queued 2 image(s)." in out.getvalue()
+        for image in (cat, cup):
+            wait_until_settled(image)
+            assert image.status == Image.Status.READY and image.error == ""
+            assert image.embeddings.count() == 3 and image.tags
+    finally:
+        for image in Image.objects.all():
+            for stored in (image.original, image.thumbnail):
+                if stored:
+                    stored.delete(save=False)
+
+
+@pytest.mark.django_db
+def test_reembed_rejects_an_unknown_space() -> None:
+    with pytest.raises(CommandError, match="No embedding space named 'nope'"):
+        call_command("reembed", "--space", "nope", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_task_retries_database_errors_then_fails_the_items(monkeypatch, media) -> None:
+    category = services.get_or_create_category("Retries")
+    image = services.create_image(data=png_bytes(data.coffee()), filename="c.png", category=category, queue=False)
+    calls = []
+
+    def flaky(image_ids):
+        calls.append(image_ids)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(services, "process_images", flaky)
+    monkeypatch.setattr(tasks.process_images, "max_retries", 2)
+
+    result = tasks.process_images.apply(args=[[image.pk]])  # eager: retries run at once, in order
+
+    assert len(calls) == 3  # the first try and two retries
+    assert result.state == "FAILURE" and isinstance(result.result, OperationalError)
+    image.refresh_from_db()
+    assert image.status == Image.Status.FAILED
+    assert image.error == "Processing failed after 2 retries: server closed the connection unexpectedly"
+
+
+@pytest.mark.django_db
+def test_task_recovers_when_a_retry_succeeds(monkeypatch, word_space, media) -> None:
+    category = services.get_or_create_category("Retries")
+    image = services.create_image(data=png_bytes(data.coffee()), filename="c.png", category=category, queue=False)
+    real = services.process_images
+    calls = []
+
+    def fails_once(image_ids):
+        calls.append(image_ids)
+        if len(calls) == 1:
+            raise OperationalError("the database restarted")
+        real(image_ids)
+
+    monkeypatch.setattr(services, "process_images", fails_once)
+
+    result = tasks.process_images.apply(args=[[image.pk]])
+
+    assert result.state == "SUCCESS" and len(calls) == 2
+    image.refresh_from_db()
+    assert image.status == Image.Status.READY
