@@ -400,7 +400,7 @@ def test_ready_item_page_shows_classes_and_tags(client, shelf) -> None:
 
     page = client.get(ready.get_absolute_url()).content.decode()
 
-    assert "hx-get" not in page and 'data-status="ready"' in page
+    assert "every 2s" not in page and 'data-status="ready"' in page  # no more polling
     assert "640 × 480 px" in page
     assert "plate" in page and "broth" in page
 
