@@ -40,7 +40,10 @@ class Command(BaseCommand):
         if not file.is_file():
             raise CommandError(f"{file} is not a file.")
         total = count_lines(file)
-        first = next(read_text_vectors(file), None)
+        try:
+            first = next(read_text_vectors(file), None)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         if first is None:
             raise CommandError(f"{file} holds no vectors.")
         space = services.register_space(
@@ -61,6 +64,7 @@ class Command(BaseCommand):
                     progress=bar.update,
                 )
         except ValueError as exc:
+            space.delete()  # an unusable file leaves no half-built space behind
             raise CommandError(str(exc)) from None
         if activate or space.state == EmbeddingSpace.State.BUILDING and not services.selectors.active_space(space.kind):
             services.activate_space(space)
