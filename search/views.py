@@ -34,18 +34,23 @@ def render_search(request: HttpRequest, template: str, context: dict) -> HttpRes
     return render(request, RESULTS_PARTIAL if wants_partial(request) else template, context, status=status)
 
 
+def answer_words(form, search):
+    """(results, error) for a form with a `q` field: nothing to do while `q` is empty."""
+    if not form.is_valid():
+        return None, form_errors(form)
+    if not form.cleaned_data["q"]:
+        return None, None
+    try:
+        return search(form.cleaned_data["q"]), None
+    except QueryError as exc:
+        return None, str(exc)
+
+
 @require_GET
 def image_search(request: HttpRequest) -> HttpResponse:
     """Words to images: /search/?q=cat+sofa&category=&k=&min_score="""
     form = WordSearchForm(request.GET)
-    results, error = None, None
-    if not form.is_valid():
-        error = form_errors(form)
-    elif form.cleaned_data["q"]:
-        try:
-            results = modes.images_for_words(form.cleaned_data["q"], form.filters())
-        except QueryError as exc:
-            error = str(exc)
+    results, error = answer_words(form, lambda q: modes.images_for_words(q, form.filters()))
     context = {
         "form": form,
         "results": results,
@@ -114,14 +119,7 @@ def class_options(request: HttpRequest) -> HttpResponse:
 def similar_words(request: HttpRequest) -> HttpResponse:
     """Nearest words: /search/words/?q=said"""
     form = SimilarWordsForm(request.GET)
-    results, error = None, None
-    if not form.is_valid():
-        error = form_errors(form)
-    elif form.cleaned_data["q"]:
-        try:
-            results = modes.similar_words(form.cleaned_data["q"], k=form.cleaned_data["k"] or 10)
-        except QueryError as exc:
-            error = str(exc)
+    results, error = answer_words(form, lambda q: modes.similar_words(q, k=form.cleaned_data["k"] or 10))
     context = {"form": form, "results": results, "error": error}
     status = 400 if error else 200
     template = "search/_word_results.html" if wants_partial(request) else "search/words.html"
