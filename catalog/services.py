@@ -1,35 +1,29 @@
-"""Writes to the catalogue: creating items from uploads and processing them in the worker."""
+"""Writes to the catalogue: creating items from uploads and moving them through their states.
+
+The catalogue knows nothing of vectors or queues: whoever creates items (admin, API, import
+commands, all in `search`) queues their processing explicitly, in batches.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import IO
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.text import slugify
-from PIL import Image as PILImage
 
 from catalog.models import Category, Image
-from ml.images import InvalidImage, open_image, thumbnail_jpeg
-
-logger = logging.getLogger(__name__)
+from ml.images import InvalidImage, open_image, read_upload
 
 
 class DuplicateImage(Exception):
     def __init__(self, existing: Image) -> None:
         super().__init__(f"This image is already in the catalogue as “{existing.title}” (#{existing.pk}).")
         self.existing = existing
-
-
-class UploadTooLarge(InvalidImage):
-    pass
 
 
 def get_or_create_category(name: str) -> Category:
@@ -50,15 +44,6 @@ def title_from_filename(filename: str) -> str:
     return stem.replace("_", " ").replace("-", " ").strip()[:200] or "Untitled"
 
 
-def read_upload(file: IO[bytes], *, max_bytes: int | None = None) -> bytes:
-    """Read an upload, refusing files over the limit without reading them whole."""
-    limit = max_bytes or settings.MAX_UPLOAD_BYTES
-    data = file.read(limit + 1)
-    if len(data) > limit:
-        raise UploadTooLarge(f"The file is larger than the limit of {limit // (1024 * 1024)} MB.")
-    return data
-
-
 def create_image(
     *,
     data: bytes,
@@ -67,10 +52,8 @@ def create_image(
     title: str = "",
     description: str = "",
     uploaded_by=None,
-    queue: bool = True,
 ) -> Image:
-    """Validate the bytes, store the file and (unless `queue` is False, for callers that
-    queue many items in batches themselves) queue the item for processing.
+    """Validate the bytes, store the file and add a pending item (the caller queues its processing).
 
     Raises InvalidImage (not an image, damaged, too large) or DuplicateImage.
     """
@@ -89,81 +72,8 @@ def create_image(
         height=picture.height,
     )
     image.original.save(PurePath(filename).name or "upload", ContentFile(data), save=False)
-    with transaction.atomic():
-        image.save()
-        if queue:
-            enqueue_processing([image.pk])
+    image.save()
     return image
-
-
-def enqueue_processing(image_ids: Iterable[int]) -> None:
-    """Queue processing once the current transaction commits (the worker must see the rows)."""
-    from catalog.tasks import process_images
-
-    ids = list(image_ids)
-    batch = settings.EMBED_BATCH_SIZE
-    for start in range(0, len(ids), batch):
-        chunk = ids[start : start + batch]
-        transaction.on_commit(lambda chunk=chunk: process_images.delay(chunk))
-
-
-@dataclass
-class Decoded:
-    image: Image
-    picture: PILImage.Image
-
-
-def mark_failed(image: Image, message: str) -> None:
-    Image.objects.filter(pk=image.pk).update(status=Image.Status.FAILED, error=message[:2000])
-
-
-def decode_for_processing(image: Image) -> Decoded | None:
-    """Open the stored original, record its size and thumbnail; fail the item on bad bytes."""
-    with image.original.open("rb") as handle:
-        data = handle.read()
-    try:
-        picture = open_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
-    except InvalidImage as exc:
-        mark_failed(image, str(exc))
-        return None
-    if image.thumbnail:
-        image.thumbnail.delete(save=False)
-    image.thumbnail.save(f"{PurePath(image.original.name).stem}.jpg", ContentFile(thumbnail_jpeg(picture)), save=False)
-    image.width, image.height = picture.size
-    return Decoded(image, picture)
-
-
-def process_images(image_ids: list[int]) -> None:
-    """The worker's job: decode, thumbnail and embed a batch of items, then mark them ready.
-
-    Idempotent: re-running replaces thumbnails, vectors and tags. Bad files fail their own item
-    with a readable message; anything else propagates so that the task is retried.
-    """
-    from search.services import index_images
-
-    images = list(Image.objects.filter(pk__in=image_ids).select_related("category"))
-    # Ready items stay ready (and searchable) while they are embedded again.
-    Image.objects.filter(pk__in=[i.pk for i in images]).exclude(status=Image.Status.READY).update(
-        status=Image.Status.PROCESSING, error=""
-    )
-    decoded = [d for d in (decode_for_processing(image) for image in images) if d is not None]
-    if not decoded:
-        return
-    annotations = index_images([d.image.pk for d in decoded], [d.picture for d in decoded])
-    for item in decoded:
-        image = item.image
-        image.classes = annotations[image.pk].classes
-        image.tags = annotations[image.pk].tags
-        image.status = Image.Status.READY
-        image.error = ""
-        image.save(update_fields=["thumbnail", "width", "height", "classes", "tags", "status", "error", "updated_at"])
-
-
-def mark_processing_error(image_ids: list[int], message: str) -> None:
-    """Called when retries are exhausted, so no item stays 'processing' for ever."""
-    Image.objects.filter(pk__in=image_ids).exclude(status=Image.Status.READY).update(
-        status=Image.Status.FAILED, error=message[:2000]
-    )
 
 
 @dataclass
@@ -180,9 +90,8 @@ def upload_files(
     for upload in files:
         name = upload.name or "upload"
         try:
-            data = read_upload(upload)
             image = create_image(
-                data=data,
+                data=read_upload(upload, max_bytes=settings.MAX_UPLOAD_BYTES),
                 filename=name,
                 category=category,
                 title=title if len(files) == 1 else "",
@@ -196,3 +105,42 @@ def upload_files(
         else:
             report.created.append(image)
     return report
+
+
+# --- States -------------------------------------------------------------------------------
+# Ready items stay ready (and searchable) while they are processed again.
+
+
+def start_processing(image_ids: list[int]) -> list[Image]:
+    """The items of a batch, marked processing unless they are ready already."""
+    Image.objects.filter(pk__in=image_ids).exclude(status=Image.Status.READY).update(
+        status=Image.Status.PROCESSING, error=""
+    )
+    return list(Image.objects.filter(pk__in=image_ids).select_related("category"))
+
+
+def mark_failed(image_ids: list[int], message: str) -> None:
+    """Fail items that are not ready, with a message for the admin; no item stays processing."""
+    Image.objects.filter(pk__in=image_ids).exclude(status=Image.Status.READY).update(
+        status=Image.Status.FAILED, error=message[:2000]
+    )
+
+
+def mark_ready(image: Image, *, size: tuple[int, int], thumbnail: bytes, classes: list, tags: list) -> None:
+    """Store a processed item's thumbnail and annotations; the old thumbnail goes once the row is saved."""
+    old_thumbnail = image.thumbnail.name
+    image.thumbnail.save(f"{PurePath(image.original.name).stem}.jpg", ContentFile(thumbnail), save=False)
+    image.width, image.height = size
+    image.classes, image.tags = classes, tags
+    image.status, image.error = Image.Status.READY, ""
+    image.save(update_fields=["thumbnail", "width", "height", "classes", "tags", "status", "error", "updated_at"])
+    if old_thumbnail and old_thumbnail != image.thumbnail.name:
+        storage = image.thumbnail.storage
+        transaction.on_commit(lambda: storage.delete(old_thumbnail))
+
+
+def reset_for_processing(image_ids: list[int]) -> None:
+    """Items about to be processed again: failed or stuck ones go back to pending."""
+    Image.objects.filter(pk__in=image_ids).exclude(status=Image.Status.READY).update(
+        status=Image.Status.PENDING, error=""
+    )

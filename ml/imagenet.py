@@ -9,6 +9,15 @@ from torchvision.models import VGG16_Weights
 # torchvision ships the canonical human-readable names; the index order matches every
 # ImageNet-1k classifier head, including EfficientNet-Lite0's.
 CLASS_NAMES: list[str] = list(VGG16_Weights.IMAGENET1K_V1.meta["categories"])
+NUM_CLASSES = len(CLASS_NAMES)
+
+
+def check_class_index(index: int) -> int:
+    """`index` if it names an ImageNet class, else ValueError with a message for the user."""
+    if not 0 <= index < NUM_CLASSES:
+        raise ValueError(f"Class numbers go from 0 to {NUM_CLASSES - 1}.")
+    return index
+
 
 _WORD_SPLIT = re.compile(r"[\s\-']+")
 

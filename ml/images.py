@@ -21,6 +21,18 @@ class InvalidImage(ValueError):
     """The bytes are not an image we can use; the message is shown to the user."""
 
 
+class UploadTooLarge(InvalidImage):
+    """The upload is over the byte limit; it was not read whole."""
+
+
+def read_upload(file: BinaryIO, *, max_bytes: int) -> bytes:
+    """Read an uploaded file, refusing files over `max_bytes` without reading them whole."""
+    data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UploadTooLarge(f"The file is larger than the limit of {max_bytes / (1024 * 1024):g} MB.")
+    return data
+
+
 def open_image(source: bytes | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Decode, verify and normalise an image: EXIF-transposed, RGB, fully loaded."""
     data = source if isinstance(source, bytes) else source.read()

@@ -2,9 +2,16 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import Count
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from search import services
+from catalog import services as catalog
+from catalog.forms import ImageUploadForm
+from catalog.models import Image
+from search import services, tasks
 from search.models import EmbeddingSpace
 
 
@@ -39,3 +46,82 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # spaces are registered by the workers and import_word_vectors
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ["preview", "title", "category", "status", "width", "height", "created_at"]
+    list_display_links = ["preview", "title"]
+    list_filter = ["status", "category", "created_at"]
+    search_fields = ["title", "description", "sha256"]
+    readonly_fields = [
+        "preview",
+        "sha256",
+        "width",
+        "height",
+        "status",
+        "error",
+        "classes",
+        "tags",
+        "uploaded_by",
+        "created_at",
+        "updated_at",
+        "thumbnail",
+    ]
+    fields = ["preview", "title", "description", "category", "original", *readonly_fields[1:]]
+    actions = ["reprocess"]
+    change_list_template = "admin/catalog/image/change_list.html"
+
+    @admin.display(description="Preview")
+    def preview(self, obj: Image) -> str:
+        if not obj.thumbnail:
+            return "—"
+        return format_html(
+            '<img src="{}" alt="{}" style="max-height:80px;max-width:120px">', obj.thumbnail.url, obj.title
+        )
+
+    @admin.action(description="Process again (thumbnails, vectors, tags; ready items stay searchable)")
+    def reprocess(self, request: HttpRequest, queryset) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        tasks.reprocess(ids)
+        self.message_user(request, f"Queued {len(ids)} item(s).")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Items are added through the upload form, which validates and de-duplicates the bytes.
+        return False
+
+    def get_urls(self):
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="catalog_image_upload")
+        ] + super().get_urls()
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("catalog.change_image"):
+            return redirect("admin:index")
+        form = ImageUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            category = form.cleaned_data["category"] or catalog.get_or_create_category(
+                form.cleaned_data["new_category"]
+            )
+            report = catalog.upload_files(
+                form.cleaned_data["files"],
+                category=category,
+                title=form.cleaned_data["title"],
+                description=form.cleaned_data["description"],
+                user=request.user,
+            )
+            tasks.queue_processing(image.pk for image in report.created)  # in batches: the CNN runs batched
+            for name, message, existing in report.errors:
+                link = format_html(' <a href="{}">Open it</a>.', existing.get_absolute_url()) if existing else ""
+                form.add_error("files", format_html("{}: {}{}", name, message, link))
+            if report.created:
+                messages.success(request, f"Uploaded {len(report.created)} image(s); processing has started.")
+            if not report.errors:
+                return redirect(reverse("admin:catalog_image_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload images",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/catalog/image/upload.html", context)

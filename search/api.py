@@ -1,32 +1,111 @@
-"""JSON API for the search modes. Every endpoint calls the same search.modes function as the pages."""
+"""JSON API for the search modes, and for the catalogue writes that queue processing.
+
+Every search endpoint calls the same search.modes function as the pages. Domain errors (bad
+image, duplicate, bad query) become JSON answers in `config.api_errors`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view, parser_classes, permission_classes, throttle_classes
-from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import AllowAny
+from rest_framework.decorators import action, api_view, parser_classes, permission_classes, throttle_classes
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
-from catalog.models import Category
-from catalog.services import read_upload
-from ml.imagenet import matching_classes
-from ml.images import InvalidImage, open_image
-from search import modes
+from catalog import api as catalog_api
+from catalog import services as catalog
+from catalog.models import Category, Image
+from ml.imagenet import NUM_CLASSES, matching_classes
+from ml.images import open_image, read_upload
+from search import modes, tasks
 from search.queries import QueryError
+
+
+class IsStaff(BasePermission):
+    message = "Only staff users (session or API token) can upload or reprocess images."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_staff)
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    category = serializers.CharField(max_length=120, help_text="Category slug or name; a new name creates it.")
+
+
+UPLOAD_ERROR = inline_serializer("UploadError", {"detail": serializers.CharField()})
+ITEM_STATUS = {"id": serializers.IntegerField(), "status": serializers.CharField()}
+
+
+class ImageViewSet(catalog_api.ImageViewSet):
+    """Catalogue items; staff can also upload and reprocess them, which queues the workers."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_permissions(self):
+        if self.action in ("create", "reprocess"):
+            return [IsStaff()]
+        return super().get_permissions()
+
+    @extend_schema(
+        request={"multipart/form-data": ImageUploadSerializer},
+        responses={
+            201: inline_serializer("Created", ITEM_STATUS),
+            400: UPLOAD_ERROR,
+            409: inline_serializer(
+                "Duplicate", {"detail": serializers.CharField(), "existing_id": serializers.IntegerField()}
+            ),
+            413: UPLOAD_ERROR,
+        },
+    )
+    def create(self, request: Request) -> Response:
+        """Upload an image (staff session or API token); it is processed by the workers."""
+        upload = ImageUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        data = upload.validated_data
+        name = data["category"].strip()
+        category = Category.objects.filter(Q(slug=name) | Q(name__iexact=name)).first()
+        image = catalog.create_image(
+            data=read_upload(data["file"], max_bytes=settings.MAX_UPLOAD_BYTES),
+            filename=data["file"].name,
+            category=category or catalog.get_or_create_category(name),
+            title=data.get("title", ""),
+            description=data.get("description", ""),
+            uploaded_by=request.user,
+        )
+        tasks.queue_processing([image.pk])
+        return Response({"id": image.pk, "status": image.status}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses={202: inline_serializer("Queued", ITEM_STATUS)},
+    )
+    @action(detail=True, methods=["post"])
+    def reprocess(self, request: Request, pk: str) -> Response:
+        """Process the item again; a ready item stays searchable meanwhile."""
+        image = self.get_object()
+        tasks.reprocess([image.pk])
+        image.refresh_from_db(fields=["status"])
+        return Response({"id": image.pk, "status": image.status}, status=status.HTTP_202_ACCEPTED)
 
 
 class SearchFiltersSerializer(serializers.Serializer):
     k = serializers.IntegerField(required=False, min_value=1, default=24, help_text="Capped at SEARCH_MAX_K.")
     category = serializers.SlugField(required=False, help_text="Category slug")
     min_score = serializers.FloatField(required=False, min_value=-1, max_value=1)
-    focus_class = serializers.IntegerField(required=False, min_value=0, max_value=999, help_text="ImageNet class index")
+    focus_class = serializers.IntegerField(
+        required=False, min_value=0, max_value=NUM_CLASSES - 1, help_text="ImageNet class index"
+    )
 
     def validate_category(self, slug: str) -> Category:
         category = Category.objects.filter(slug=slug).first()
@@ -58,19 +137,12 @@ class ImageResultsSerializer(serializers.Serializer):
     focus_class = serializers.IntegerField(allow_null=True)
 
 
-def error(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
-    return Response({"detail": message}, status=code)
-
-
 def image_results_response(
     request: Request, search: Callable[[modes.Filters, int | None], modes.ImageResults]
 ) -> Response:
     params = SearchFiltersSerializer(data=request.query_params)
     params.is_valid(raise_exception=True)
-    try:
-        results = search(params.filters(), params.validated_data.get("focus_class"))
-    except QueryError as exc:
-        return error(str(exc))
+    results = search(params.filters(), params.validated_data.get("focus_class"))
     return Response(ImageResultsSerializer(results, context={"request": request}).data)
 
 
@@ -106,13 +178,20 @@ def search_by_photo(request: Request) -> Response:
     """Items similar to an uploaded photo (the photo is not stored)."""
     upload = request.FILES.get("file")
     if upload is None:
-        return error("Send the photo as the multipart field `file`.")
-    try:
-        picture = open_image(read_upload(upload), max_pixels=settings.MAX_IMAGE_PIXELS)
-    except InvalidImage as exc:
-        return error(str(exc))
+        raise QueryError("Send the photo as the multipart field `file`.")
+    picture = open_image(read_upload(upload, max_bytes=settings.MAX_UPLOAD_BYTES), max_pixels=settings.MAX_IMAGE_PIXELS)
     return image_results_response(
         request, lambda filters, focus: modes.similar_to_photo(picture, filters, focus_class=focus)
+    )
+
+
+@extend_schema(parameters=[SearchFiltersSerializer], responses=ImageResultsSerializer)
+@api_view(["GET"])
+def similar_items(request: Request, pk: int) -> Response:
+    """More like this: items similar to a catalogue item, optionally focused on one ImageNet class."""
+    image = get_object_or_404(Image.objects.select_related("category"), pk=pk)
+    return image_results_response(
+        request, lambda filters, focus: modes.similar_items(image, filters, focus_class=focus)
     )
 
 
@@ -137,10 +216,7 @@ def search_words(request: Request) -> Response:
     """Nearest words in the active word space."""
     query = WordSearchSerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
-    try:
-        results = modes.similar_words(query.validated_data["q"], k=query.validated_data["k"])
-    except QueryError as exc:
-        return error(str(exc))
+    results = modes.similar_words(query.validated_data["q"], k=query.validated_data["k"])
     return Response(
         {
             "results": [{"word": word, "score": round(score, 4)} for word, score in results.words],

@@ -9,9 +9,8 @@ from django.conf import settings
 from PIL import Image as PILImage
 
 from catalog.models import Category
-from catalog.services import read_upload
-from ml.imagenet import CLASS_NAMES, matching_classes
-from ml.images import InvalidImage, open_image
+from ml.imagenet import CLASS_NAMES, check_class_index, matching_classes
+from ml.images import InvalidImage, open_image, read_upload
 from search import modes
 
 # "281", "tabby (281)" or a class name.
@@ -34,10 +33,10 @@ class FocusClassField(forms.Field):
             raise forms.ValidationError("That is too long for a class name.")
         match = _INDEX_IN_TEXT.match(text)
         if match:
-            index = int(match[1])
-            if not 0 <= index < len(CLASS_NAMES):
-                raise forms.ValidationError("Class numbers go from 0 to 999.")
-            return index
+            try:
+                return check_class_index(int(match[1]))
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from None
         exact = [i for i, name in enumerate(CLASS_NAMES) if name.lower() == text.lower()]
         if exact:
             return exact[0]
@@ -80,7 +79,9 @@ class PhotoSearchForm(FocusForm):
         """The decoded photo (nothing is stored): the size limit, then the one image opener."""
         upload = self.cleaned_data["file"]
         try:
-            return open_image(read_upload(upload), max_pixels=settings.MAX_IMAGE_PIXELS)
+            return open_image(
+                read_upload(upload, max_bytes=settings.MAX_UPLOAD_BYTES), max_pixels=settings.MAX_IMAGE_PIXELS
+            )
         except InvalidImage as exc:
             raise forms.ValidationError(str(exc)) from None
 

@@ -16,7 +16,6 @@ from pgvector.django import VectorField
 class EmbeddingSpace(models.Model):
     class Kind(models.TextChoices):
         IMAGE = "image", "Image features"
-        CLASSES = "classes", "ImageNet class probabilities"
         WORD = "word", "Word vectors"
         JOINT = "joint", "Images in word space"
 
@@ -62,7 +61,6 @@ class ImageEmbedding(models.Model):
 class Word(models.Model):
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="words")
     word = models.CharField(max_length=200)
-    rank = models.PositiveIntegerField(help_text="Position in the source file (frequency order for GloVe).")
     is_tag = models.BooleanField(default=False, help_text="Part of the vocabulary used for automatic tags.")
     embedding = VectorField()
 

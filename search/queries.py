@@ -12,6 +12,7 @@ from PIL import Image as PILImage
 
 from ml.conse import conse_vectors
 from ml.encoders import ImageEncoder, get_encoder
+from ml.imagenet import check_class_index
 from search import selectors
 from search.models import EmbeddingSpace, ImageEmbedding
 
@@ -88,13 +89,11 @@ class PhotoQuery:
 
 def photo_query(picture: PILImage.Image, image_space: EmbeddingSpace, joint_space: EmbeddingSpace | None) -> PhotoQuery:
     """Run a visitor's photo through the encoder of the active image space (in the request)."""
-    from search.services import class_vectors  # the per-process cache of class word vectors
-
     encoding = encoder_for(image_space).encode([picture])
     joint = None
     if joint_space is not None and joint_space.word_space is not None:
         word_space = joint_space.word_space
-        joint = conse_vectors(encoding.logits, class_vectors(word_space.pk, word_space.dims), settings.CONSE_TOP_T)[0]
+        joint = conse_vectors(encoding.logits, selectors.class_vectors(word_space), settings.CONSE_TOP_T)[0]
     return PhotoQuery(features=encoding.features[0], joint=joint)
 
 
@@ -105,6 +104,8 @@ def _classifier_weights(model: str) -> np.ndarray:
 
 def focus_weights(image_space: EmbeddingSpace, class_index: int) -> np.ndarray:
     """The classifier's weights for one ImageNet class, used to reweight features elementwise."""
-    if not 0 <= class_index < 1000:
-        raise QueryError("focus_class must be an ImageNet class index between 0 and 999.")
+    try:
+        check_class_index(class_index)
+    except ValueError as exc:
+        raise QueryError(str(exc)) from None
     return _classifier_weights(image_space.model)[class_index]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
 from catalog.models import Image
+from ml.conse import class_word_matrix
 from search import vectors
 from search.models import EmbeddingSpace
 
@@ -40,6 +42,16 @@ def word_vectors(space_id: int, words: Iterable[str]) -> dict[str, np.ndarray]:
             [space_id, wanted],
         )
         return {word: _parse(text) for word, text in cursor.fetchall()}
+
+
+@lru_cache(maxsize=4)
+def _class_vectors(word_space_id: int, dims: int) -> np.ndarray:
+    return class_word_matrix(lambda words: word_vectors(word_space_id, words), dims)
+
+
+def class_vectors(word_space: EmbeddingSpace) -> np.ndarray:
+    """Word vectors of the 1000 ImageNet class names in a word space (read once per process)."""
+    return _class_vectors(word_space.pk, word_space.dims)
 
 
 @contextmanager

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from django.conf import settings
@@ -14,14 +12,13 @@ from django.db import connection, transaction
 from pgvector.psycopg import register_vector
 from PIL import Image as PILImage
 
-from ml.conse import class_word_matrix, conse_vectors, softmax, top_classes
+from ml.conse import conse_vectors, top_classes
 from ml.encoders import ImageEncoder, get_encoder
 from ml.imagenet import CLASS_NAMES
 from ml.words import GLOVE_6B_50D_SOURCE, is_tag_word, load_glove_6b_50d
 from search import selectors, vectors
 from search.models import EmbeddingSpace, ImageEmbedding
 
-logger = logging.getLogger(__name__)
 Kind = EmbeddingSpace.Kind
 State = EmbeddingSpace.State
 
@@ -59,15 +56,12 @@ def register_space(
             word_space=word_space,
             state=State.BUILDING if has_active or not index_now else State.ACTIVE,
         )
-        if index_now and kind != Kind.CLASSES:
+        if index_now:
             create_space_index(space)
     return space
 
 
 def create_space_index(space: EmbeddingSpace) -> None:
-    # Probabilities are displayed, never searched by similarity: no index for them.
-    if space.kind == Kind.CLASSES:
-        return
     with connection.cursor() as cursor:
         for statement in vectors.index_sql(space):
             cursor.execute(statement)
@@ -80,6 +74,16 @@ def activate_space(space: EmbeddingSpace) -> None:
             state=State.RETIRED
         )
         space.state = State.ACTIVE
+        space.save(update_fields=["state"])
+
+
+def finish_building(space: EmbeddingSpace, *, activate: bool = False) -> None:
+    """A space whose vectors are all in: active if asked or if its kind has none, else retired
+    (kept for a later switch)."""
+    if activate or not selectors.active_space(space.kind):
+        activate_space(space)
+    elif space.state == State.BUILDING:
+        space.state = State.RETIRED
         space.save(update_fields=["state"])
 
 
@@ -102,14 +106,14 @@ def import_words(
         register_vector(raw)
         cursor.execute("DELETE FROM search_word WHERE space_id = %s", [space.pk])
         with raw.cursor().copy(
-            "COPY search_word (space_id, word, rank, is_tag, embedding) FROM STDIN WITH (FORMAT BINARY)"
+            "COPY search_word (space_id, word, is_tag, embedding) FROM STDIN WITH (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(["int8", "text", "int4", "bool", "vector"])
+            copy.set_types(["int8", "text", "bool", "vector"])
             for word, vector in rows:
                 if word in seen or len(word) > 200 or vector.shape != (space.dims,):
                     continue
                 seen.add(word)
-                copy.write_row((space.pk, word, count, count < tag_vocabulary_size and is_tag_word(word), vector))
+                copy.write_row((space.pk, word, count < tag_vocabulary_size and is_tag_word(word), vector))
                 count += 1
                 if progress and count % 10_000 == 0:
                     progress(10_000)
@@ -148,11 +152,7 @@ def ensure_default_word_space(progress: Callable[[int], None] | None = None) -> 
             tag_vocabulary_size=settings.TAG_VOCABULARY_SIZE,
             progress=progress,
         )
-        if not EmbeddingSpace.objects.filter(kind=Kind.WORD, state=State.ACTIVE).exists():
-            activate_space(space)
-        else:
-            space.state = State.RETIRED
-            space.save(update_fields=["state"])
+        finish_building(space)
     return space
 
 
@@ -162,19 +162,15 @@ def ensure_default_word_space(progress: Callable[[int], None] | None = None) -> 
 @dataclass(frozen=True)
 class ImageSpaces:
     image: EmbeddingSpace
-    classes: EmbeddingSpace
     joint: EmbeddingSpace
 
     def all(self) -> list[EmbeddingSpace]:
-        return [self.image, self.classes, self.joint]
+        return [self.image, self.joint]
 
 
 def ensure_image_spaces(encoder: ImageEncoder) -> ImageSpaces:
     word_space = selectors.active_space(Kind.WORD) or ensure_default_word_space()
     image = register_space(name=encoder.name, kind=Kind.IMAGE, model=encoder.name, dims=encoder.feature_dims)
-    classes = register_space(
-        name=f"{encoder.name}/imagenet-1k", kind=Kind.CLASSES, model=encoder.name, dims=len(CLASS_NAMES)
-    )
     joint = register_space(
         name=f"conse/{encoder.name}/{word_space.name}",
         kind=Kind.JOINT,
@@ -182,13 +178,7 @@ def ensure_image_spaces(encoder: ImageEncoder) -> ImageSpaces:
         dims=word_space.dims,
         word_space=word_space,
     )
-    return ImageSpaces(image=image, classes=classes, joint=joint)
-
-
-@lru_cache(maxsize=4)
-def class_vectors(word_space_id: int, dims: int) -> np.ndarray:
-    """Word vectors of the 1000 ImageNet class names, per word space (once per process)."""
-    return class_word_matrix(lambda words: selectors.word_vectors(word_space_id, words), dims)
+    return ImageSpaces(image=image, joint=joint)
 
 
 @dataclass(frozen=True)
@@ -207,14 +197,12 @@ def index_images(image_ids: list[int], pictures: list[PILImage.Image]) -> dict[i
     encoder = current_encoder()
     spaces = ensure_image_spaces(encoder)
     encoding = encoder.encode(pictures)
-    probabilities = softmax(encoding.logits)
     word_space = spaces.joint.word_space
-    joint = conse_vectors(encoding.logits, class_vectors(word_space.pk, word_space.dims), settings.CONSE_TOP_T)
+    joint = conse_vectors(encoding.logits, selectors.class_vectors(word_space), settings.CONSE_TOP_T)
     rows = []
     for row, image_id in enumerate(image_ids):
         rows += [
             ImageEmbedding(image_id=image_id, space=spaces.image, embedding=encoding.features[row]),
-            ImageEmbedding(image_id=image_id, space=spaces.classes, embedding=probabilities[row]),
             ImageEmbedding(image_id=image_id, space=spaces.joint, embedding=joint[row]),
         ]
     with transaction.atomic():

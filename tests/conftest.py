@@ -37,12 +37,43 @@ def png_bytes(pixels, fmt: str = "PNG") -> bytes:
     return buffer.getvalue()
 
 
+def jpeg(picture: PILImage.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def media(settings, tmp_path: Path) -> Path:
+    """Files of rolled-back tests go to a temporary folder, not the shared test media."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 def clear_catalogue() -> None:
     from catalog.models import Category, Image
 
     Image.objects.all().delete()
     Category.objects.all().delete()
     get_user_model().objects.all().delete()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_createdb, django_db_modify_db_settings
+) -> Iterator[None]:
+    """The test database, always. pytest-django sets up only the databases of the selected tests
+    marked `django_db`; without one (say, the browser tests alone) the committing fixtures below
+    would write to the development database."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    keepdb = django_db_keepdb and not django_db_createdb
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"}, keepdb=keepdb)
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=0)
 
 
 @pytest.fixture(scope="session")
@@ -144,6 +175,7 @@ def add_processed_images(items: list[tuple[bytes, str, str, str]]) -> list:
     """Create catalogue items from (bytes, filename, title, category) and process them in this
     process with the worker's own code (the worker process itself is tested elsewhere)."""
     from catalog import services
+    from search import indexing
 
     images = [
         services.create_image(
@@ -151,13 +183,12 @@ def add_processed_images(items: list[tuple[bytes, str, str, str]]) -> list:
             filename=filename,
             title=title,
             category=services.get_or_create_category(category),
-            queue=False,
         )
         for data, filename, title, category in items
     ]
     ids = [image.pk for image in images]
     for start in range(0, len(ids), 32):
-        services.process_images(ids[start : start + 32])
+        indexing.process_images(ids[start : start + 32])
     for image in images:
         image.refresh_from_db()
     return images

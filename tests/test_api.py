@@ -25,7 +25,7 @@ def test_openapi_schema_validates(tmp_path) -> None:
     out = tmp_path / "schema.yml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
     schema = out.read_text()
-    for path in ("/api/images/{id}/similar/", "/api/search/by-photo/", "/api/search/images/", "/api/search/words/"):
+    for path in ("/api/search/similar/{id}/", "/api/search/by-photo/", "/api/search/images/", "/api/search/words/"):
         assert path in schema
 
 
@@ -66,7 +66,7 @@ def test_upload_needs_a_staff_user(api, demo_catalogue) -> None:
     assert created.status_code == 201, created.content
     assert created.json()["status"] == "pending"
     duplicate = api.post("/api/images/", {"file": io.BytesIO(photo), "category": "People"}, format="multipart")
-    assert duplicate.status_code == 400 and duplicate.json()["existing_id"] == created.json()["id"]
+    assert duplicate.status_code == 409 and duplicate.json()["existing_id"] == created.json()["id"]
     junk = api.post("/api/images/", {"file": io.BytesIO(b"not an image"), "category": "People"}, format="multipart")
     assert junk.status_code == 400 and "not an image" in junk.json()["detail"]
     from catalog.models import Image
@@ -80,12 +80,12 @@ def test_search_endpoints_shapes_and_errors(api, demo_catalogue) -> None:
     words = api.get("/api/search/images/", {"q": "kitten qwzx", "k": 2}).json()
     assert words["unknown_words"] == ["qwzx"] and words["results"][0]["id"] == chelsea.pk
     assert {"id", "title", "category", "score", "thumbnail_url", "why"} <= set(words["results"][0])
-    similar = api.get(f"/api/images/{chelsea.pk}/similar/", {"k": 2, "category": "food"}).json()
+    similar = api.get(f"/api/search/similar/{chelsea.pk}/", {"k": 2, "category": "food"}).json()
     assert [hit["category"] for hit in similar["results"]] == ["Food"]
     assert api.get("/api/search/images/", {"q": ""}).status_code == 400
     assert api.get("/api/search/images/", {"q": "cat", "k": "many"}).status_code == 400
     assert api.get("/api/search/images/", {"q": "cat", "category": "nope"}).status_code == 400
-    assert api.get(f"/api/images/{chelsea.pk}/similar/", {"focus_class": 1000}).status_code == 400
+    assert api.get(f"/api/search/similar/{chelsea.pk}/", {"focus_class": 1000}).status_code == 400
     similar_words = api.get("/api/search/words/", {"q": "said", "k": 5}).json()
     assert "told" in [hit["word"] for hit in similar_words["results"]] and similar_words["unknown_words"] == []
     assert api.get("/api/classes/", {"q": "tabby"}).json() == [{"index": 281, "label": "tabby"}]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
@@ -12,17 +11,11 @@ from PIL import ImageOps
 from playwright.sync_api import Page, expect
 from skimage import data
 
-from tests.conftest import png_bytes
+from tests.conftest import jpeg, png_bytes
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = settings.BASE_DIR / ".local" / "screenshots"
-
-
-def jpeg(picture: PILImage.Image) -> bytes:
-    buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def first_card(page: Page):

@@ -25,20 +25,14 @@ from django.urls import reverse
 from PIL import Image as PILImage
 from skimage import data
 
-from catalog import services, tasks
+from catalog import services
 from catalog.models import Category, Image
 from ml.images import InvalidImage, open_image, thumbnail_jpeg
+from search import indexing, tasks
 from tests.conftest import BASE_DIR, png_bytes
 
 UPLOAD_URL = "admin:catalog_image_upload"
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat"}
-
-
-@pytest.fixture
-def media(settings, tmp_path: Path) -> Path:
-    """Files of rolled-back tests go to a temporary folder, not the shared test media."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 def random_png(seed: int, size: tuple[int, int] = (40, 32)) -> bytes:
@@ -93,7 +87,7 @@ def test_staff_upload_is_processed_by_the_worker(
             assert max(thumbnail.size) <= 480 and max(thumbnail.size) >= 400
         assert image.classes and image.tags
         assert {c["label"] for c in image.classes[:3]} & CAT_CLASSES
-        assert image.embeddings.count() == 3  # image features, class probabilities, words
+        assert image.embeddings.count() == 2  # image features, class probabilities, words
     finally:
         for stored in (image.original, image.thumbnail):
             if stored:
@@ -103,7 +97,7 @@ def test_staff_upload_is_processed_by_the_worker(
 @pytest.mark.django_db
 def test_upload_of_a_duplicate_links_to_the_existing_item(admin_client, media) -> None:
     category = Category.objects.create(name="Animals", slug="animals")
-    existing = services.create_image(data=chelsea_png(), filename="chelsea.png", category=category, queue=False)
+    existing = services.create_image(data=chelsea_png(), filename="chelsea.png", category=category)
 
     response = admin_client.post(
         reverse(UPLOAD_URL), {"files": upload("again.png", chelsea_png()), "category": category.pk}
@@ -161,32 +155,32 @@ def test_upload_of_several_files_creates_several_items(admin_client, media) -> N
 @pytest.mark.django_db
 def test_corrupted_original_fails_its_item_only(word_space, media) -> None:
     category = Category.objects.create(name="Food", slug="food")
-    good = services.create_image(data=chelsea_png(), filename="chelsea.png", category=category, queue=False)
+    good = services.create_image(data=chelsea_png(), filename="chelsea.png", category=category)
     coffee = png_bytes(data.coffee())
-    bad = services.create_image(data=coffee, filename="coffee.png", category=category, queue=False)
+    bad = services.create_image(data=coffee, filename="coffee.png", category=category)
     Path(bad.original.path).write_bytes(coffee[: len(coffee) // 2])  # damaged on disk after upload
 
-    services.process_images([bad.pk, good.pk])
+    indexing.process_images([bad.pk, good.pk])
 
     bad.refresh_from_db()
     good.refresh_from_db()
     assert bad.status == Image.Status.FAILED
     assert "damaged or incomplete" in bad.error
     assert not bad.embeddings.exists()
-    assert good.status == Image.Status.READY and good.embeddings.count() == 3
+    assert good.status == Image.Status.READY and good.embeddings.count() == 2
 
 
 @pytest.mark.django_db
 def test_task_fails_items_at_once_on_a_non_transient_error(monkeypatch, media) -> None:
     category = Category.objects.create(name="Food", slug="food")
-    image = services.create_image(data=random_png(3), filename="x.png", category=category, queue=False)
+    image = services.create_image(data=random_png(3), filename="x.png", category=category)
     calls = []
 
     def broken(image_ids):
         calls.append(image_ids)
         raise ValueError("the model exploded")
 
-    monkeypatch.setattr(services, "process_images", broken)
+    monkeypatch.setattr(indexing, "process_images", broken)
 
     result = tasks.process_images.apply(args=[[image.pk]])
 
@@ -200,13 +194,13 @@ def test_task_fails_items_at_once_on_a_non_transient_error(monkeypatch, media) -
 @pytest.mark.django_db
 def test_task_does_not_fail_ready_items(monkeypatch, media) -> None:
     category = Category.objects.create(name="Food", slug="food")
-    image = services.create_image(data=random_png(4), filename="x.png", category=category, queue=False)
+    image = services.create_image(data=random_png(4), filename="x.png", category=category)
     Image.objects.filter(pk=image.pk).update(status=Image.Status.READY)
 
     def broken(image_ids):
         raise OperationalError("server closed the connection")
 
-    monkeypatch.setattr(services, "process_images", broken)
+    monkeypatch.setattr(indexing, "process_images", broken)
     monkeypatch.setattr(tasks.process_images, "max_retries", 0)
 
     assert tasks.process_images.apply(args=[[image.pk]]).state == "FAILURE"

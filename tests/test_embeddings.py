@@ -16,11 +16,11 @@ from django.db import OperationalError, connection
 from PIL import Image as PILImage
 from skimage import data
 
-from catalog import services, tasks
+from catalog import services
 from catalog.models import Category, Image
 from ml.encoders import VGG16Encoder
 from ml.words import STOP_WORDS, is_tag_word
-from search import selectors, vectors
+from search import indexing, selectors, tasks, vectors
 from search.models import EmbeddingSpace, ImageEmbedding, Word
 from search.services import current_encoder, ensure_image_spaces, register_space
 from tests.conftest import png_bytes
@@ -31,22 +31,16 @@ COFFEE_TAGS = {"coffee", "espresso", "cappuccino", "latte", "mocha", "decaf", "c
 
 
 @pytest.fixture
-def media(settings, tmp_path: Path) -> Path:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
 def processed(word_space, media) -> dict[str, Image]:
     """Chelsea and the coffee cup, uploaded and processed in this process with the worker's code."""
     category = services.get_or_create_category("Demo")
     images = {
         name: services.create_image(
-            data=png_bytes(getattr(data, name)()), filename=f"{name}.png", category=category, queue=False
+            data=png_bytes(getattr(data, name)()), filename=f"{name}.png", category=category
         )
         for name in ("chelsea", "coffee")
     }
-    services.process_images([image.pk for image in images.values()])
+    indexing.process_images([image.pk for image in images.values()])
     for image in images.values():
         image.refresh_from_db()
     return images
@@ -92,10 +86,10 @@ def test_one_vector_per_active_space_and_reprocessing_replaces_them(processed) -
     spaces = ensure_image_spaces(current_encoder())
     active = {
         space.pk: space
-        for space in EmbeddingSpace.objects.filter(kind__in=[Kind.IMAGE, Kind.CLASSES, Kind.JOINT], state=State.ACTIVE)
+        for space in EmbeddingSpace.objects.filter(kind__in=[Kind.IMAGE, Kind.JOINT], state=State.ACTIVE)
     }
     assert {space.pk for space in spaces.all()} <= set(active)
-    assert (spaces.image.dims, spaces.classes.dims, spaces.joint.dims) == (1280, 1000, spaces.joint.word_space.dims)
+    assert (spaces.image.dims, spaces.joint.dims) == (1280, spaces.joint.word_space.dims)
 
     before = embedding_rows(images)
     assert sorted((image, space) for image, space, _, _ in before) == sorted(
@@ -103,7 +97,7 @@ def test_one_vector_per_active_space_and_reprocessing_replaces_them(processed) -
     )
     assert all(dims == active[space].dims for _, space, _, dims in before)
 
-    services.process_images([image.pk for image in images])
+    indexing.process_images([image.pk for image in images])
 
     after = embedding_rows(images)
     assert [(image, space, dims) for image, space, _, dims in after] == [
@@ -282,8 +276,8 @@ def test_vgg16_sized_space_gets_a_binary_index(media) -> None:
 
 def test_reembed_queues_items_for_the_worker(committed_db, celery_worker, wait_until_settled) -> None:
     category = services.get_or_create_category("Animals")
-    cat = services.create_image(data=png_bytes(data.chelsea()), filename="chelsea.png", category=category, queue=False)
-    cup = services.create_image(data=png_bytes(data.coffee()), filename="coffee.png", category=category, queue=False)
+    cat = services.create_image(data=png_bytes(data.chelsea()), filename="chelsea.png", category=category)
+    cup = services.create_image(data=png_bytes(data.coffee()), filename="coffee.png", category=category)
     Image.objects.filter(pk=cup.pk).update(status=Image.Status.FAILED, error="an earlier failure")
     out = io.StringIO()
 
@@ -294,7 +288,7 @@ def test_reembed_queues_items_for_the_worker(committed_db, celery_worker, wait_u
         for image in (cat, cup):
             wait_until_settled(image)
             assert image.status == Image.Status.READY and image.error == ""
-            assert image.embeddings.count() == 3 and image.tags
+            assert image.embeddings.count() == 2 and image.tags
     finally:
         for image in Image.objects.all():
             for stored in (image.original, image.thumbnail):
@@ -311,14 +305,14 @@ def test_reembed_rejects_an_unknown_space() -> None:
 @pytest.mark.django_db
 def test_task_retries_database_errors_then_fails_the_items(monkeypatch, media) -> None:
     category = services.get_or_create_category("Retries")
-    image = services.create_image(data=png_bytes(data.coffee()), filename="c.png", category=category, queue=False)
+    image = services.create_image(data=png_bytes(data.coffee()), filename="c.png", category=category)
     calls = []
 
     def flaky(image_ids):
         calls.append(image_ids)
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(services, "process_images", flaky)
+    monkeypatch.setattr(indexing, "process_images", flaky)
     monkeypatch.setattr(tasks.process_images, "max_retries", 2)
 
     result = tasks.process_images.apply(args=[[image.pk]])  # eager: retries run at once, in order
@@ -333,8 +327,8 @@ def test_task_retries_database_errors_then_fails_the_items(monkeypatch, media) -
 @pytest.mark.django_db
 def test_task_recovers_when_a_retry_succeeds(monkeypatch, word_space, media) -> None:
     category = services.get_or_create_category("Retries")
-    image = services.create_image(data=png_bytes(data.coffee()), filename="c.png", category=category, queue=False)
-    real = services.process_images
+    image = services.create_image(data=png_bytes(data.coffee()), filename="c.png", category=category)
+    real = indexing.process_images
     calls = []
 
     def fails_once(image_ids):
@@ -343,7 +337,7 @@ def test_task_recovers_when_a_retry_succeeds(monkeypatch, word_space, media) -> 
             raise OperationalError("the database restarted")
         real(image_ids)
 
-    monkeypatch.setattr(services, "process_images", fails_once)
+    monkeypatch.setattr(indexing, "process_images", fails_once)
 
     result = tasks.process_images.apply(args=[[image.pk]])
 

@@ -12,6 +12,8 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 from skimage import data
 
+from tests.conftest import jpeg
+
 HIT = re.compile(r'data-image-id="(\d+)".*?<span class="visually-hidden">Score </span>([-\d.]+)</span>', re.S)
 
 
@@ -23,12 +25,6 @@ def client(demo_catalogue, django_db_blocker) -> Iterator[Client]:
 
 def hits(response) -> list[tuple[int, float]]:
     return [(int(pk), float(score)) for pk, score in HIT.findall(response.content.decode())]
-
-
-def jpeg(picture: PILImage.Image) -> bytes:
-    buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def test_words_find_the_cat_first_with_a_score(client, demo_catalogue) -> None:

@@ -16,15 +16,9 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 from rest_framework.test import APIClient
 
-from tests.conftest import DEMO_LOADERS, DEV_DATASET, add_processed_images, clear_catalogue, png_bytes
+from tests.conftest import DEMO_LOADERS, DEV_DATASET, add_processed_images, clear_catalogue, jpeg, png_bytes
 
 pytestmark = pytest.mark.skipif(not DEV_DATASET.is_dir(), reason=f"development photos not found at {DEV_DATASET}")
-
-
-def jpeg(picture: PILImage.Image) -> bytes:
-    buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +121,9 @@ def test_focus_on_a_class_pulls_results_towards_it(api, catalogue) -> None:
 
 def test_more_like_this_and_focus_via_item(api, catalogue) -> None:
     chelsea = catalogue["images"][0]
-    plain = api.get(f"/api/images/{chelsea.pk}/similar/", {"k": 10}).json()["results"]
+    plain = api.get(f"/api/search/similar/{chelsea.pk}/", {"k": 10}).json()["results"]
     assert chelsea.pk not in [hit["id"] for hit in plain]
     assert all(hit["why"] for hit in plain)
-    focused = api.get(f"/api/images/{chelsea.pk}/similar/", {"k": 10, "focus_class": 281}).json()
+    focused = api.get(f"/api/search/similar/{chelsea.pk}/", {"k": 10, "focus_class": 281}).json()
     assert focused["focus_class"] == 281
     assert [hit["id"] for hit in focused["results"]] != [hit["id"] for hit in plain]

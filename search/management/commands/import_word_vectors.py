@@ -66,11 +66,7 @@ class Command(BaseCommand):
         except ValueError as exc:
             space.delete()  # an unusable file leaves no half-built space behind
             raise CommandError(str(exc)) from None
-        if activate or space.state == EmbeddingSpace.State.BUILDING and not services.selectors.active_space(space.kind):
-            services.activate_space(space)
-        elif space.state == EmbeddingSpace.State.BUILDING:
-            space.state = EmbeddingSpace.State.RETIRED
-            space.save(update_fields=["state"])
+        services.finish_building(space, activate=activate)
         self.stdout.write(
             self.style.SUCCESS(f"Word space {space.name} ({space.dims}-d): {count} words, {space.state}.")
         )

@@ -7,6 +7,7 @@ from PIL import Image as PILImage
 
 from catalog import services
 from catalog.models import Image
+from search import tasks
 from search.services import ensure_default_word_space
 
 # Public-domain photos shipped with scikit-image: (loader, title, category).
@@ -31,21 +32,22 @@ class Command(BaseCommand):
 
         self.stdout.write("Preparing word vectors (first run only)...")
         ensure_default_word_space()
-        added = 0
+        added: list[int] = []
         for loader, title, category_name in DEMO_PHOTOS:
             loaded = getattr(data, loader)()
             pixels = loaded[0] if isinstance(loaded, tuple) else loaded
             buffer = io.BytesIO()
             PILImage.fromarray(pixels).save(buffer, format="PNG")
             try:
-                services.create_image(
+                image = services.create_image(
                     data=buffer.getvalue(),
                     filename=f"{loader}.png",
                     category=services.get_or_create_category(category_name),
                     title=title,
                 )
-                added += 1
             except services.DuplicateImage:
-                pass  # loaded before: the command is safe to run again
+                continue  # loaded before: the command is safe to run again
+            added.append(image.pk)
+        tasks.queue_processing(added)
         total = Image.objects.count()
-        self.stdout.write(self.style.SUCCESS(f"Added {added} demo image(s); the catalogue holds {total}."))
+        self.stdout.write(self.style.SUCCESS(f"Added {len(added)} demo image(s); the catalogue holds {total}."))

@@ -9,6 +9,7 @@ from tqdm import tqdm
 from catalog import services
 from catalog.models import Category
 from ml.images import InvalidImage
+from search import tasks
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -62,7 +63,6 @@ class Command(BaseCommand):
                     filename=path.name,
                     category=categories[category_name],
                     title=services.title_from_filename(path.name),
-                    queue=False,
                 )
                 created_ids.append(image.pk)
             except services.DuplicateImage:
@@ -70,7 +70,7 @@ class Command(BaseCommand):
             except (InvalidImage, OSError) as exc:
                 problems.append(f"{path}: {exc}")
         # Queued together so that the workers run the CNN on whole batches.
-        services.enqueue_processing(created_ids)
+        tasks.queue_processing(created_ids)
         for problem in problems:
             self.stderr.write(problem)
         self.stdout.write(
