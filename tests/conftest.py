@@ -60,7 +60,12 @@ def clear_catalogue() -> None:
 
 @pytest.fixture(scope="session")
 def django_db_setup(
-    request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_createdb, django_db_modify_db_settings
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
 ) -> Iterator[None]:
     """The test database, always. pytest-django sets up only the databases of the selected tests
     marked `django_db`; without one (say, the browser tests alone) the committing fixtures below

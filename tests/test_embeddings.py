@@ -35,9 +35,7 @@ def processed(word_space, media) -> dict[str, Image]:
     """Chelsea and the coffee cup, uploaded and processed in this process with the worker's code."""
     category = services.get_or_create_category("Demo")
     images = {
-        name: services.create_image(
-            data=png_bytes(getattr(data, name)()), filename=f"{name}.png", category=category
-        )
+        name: services.create_image(data=png_bytes(getattr(data, name)()), filename=f"{name}.png", category=category)
         for name in ("chelsea", "coffee")
     }
     indexing.process_images([image.pk for image in images.values()])
