@@ -104,7 +104,7 @@ def _distance(space: EmbeddingSpace, weights: np.ndarray | None) -> tuple[str, l
     return f"({vectors.typed(space, 'e.embedding')} <=> {vectors.typed_param(space)})", []
 
 
-def nearest_images(
+def nearest_images_sql(
     space: EmbeddingSpace,
     query: np.ndarray,
     *,
@@ -113,8 +113,8 @@ def nearest_images(
     exclude_id: int | None = None,
     min_score: float | None = None,
     weights: np.ndarray | None = None,
-) -> list[Hit]:
-    """Ready items nearest to `query` in `space`, with all filters in the same SQL query."""
+) -> tuple[str, list]:
+    """The SQL (and its parameters) of `nearest_images`: (image id, score) rows, best first."""
     filters, filter_params = ["e.space_id = %s", "i.status = 'ready'"], [space.pk]
     if category_id is not None:
         filters.append("i.category_id = %s")
@@ -139,10 +139,15 @@ def nearest_images(
             f" ORDER BY {vectors.binary_expression(space, 'e.embedding')} <~> {bits} LIMIT %s"
             f") candidates ORDER BY distance LIMIT %s"
         )
-        params = [*distance_params, *filter_params, vectors.literal(query_vector), k * 20, k]
-    else:
-        sql = f"SELECT e.image_id, 1 - {distance} FROM {source} WHERE {where} ORDER BY {distance} LIMIT %s"
-        params = [*distance_params, *filter_params, *distance_params, k]
+        return sql, [*distance_params, *filter_params, vectors.literal(query_vector), k * 20, k]
+    sql = f"SELECT e.image_id, 1 - {distance} FROM {source} WHERE {where} ORDER BY {distance} LIMIT %s"
+    return sql, [*distance_params, *filter_params, *distance_params, k]
+
+
+def nearest_images(space: EmbeddingSpace, query: np.ndarray, *, k: int, **filters) -> list[Hit]:
+    """Ready items nearest to `query` in `space`, with all filters in the same SQL query
+    (keyword arguments as for `nearest_images_sql`)."""
+    sql, params = nearest_images_sql(space, query, k=k, **filters)
     with vector_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

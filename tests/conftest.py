@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -98,34 +99,46 @@ def committed_db(django_db_setup, django_db_blocker, word_space) -> Iterator[Non
         clear_catalogue()
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker) -> Iterator[subprocess.Popen]:
-    """A real `celery worker` process on the test database and the test Redis database."""
+def worker_environment() -> dict[str, str]:
+    """The environment of a worker process on the test database and the test Redis database."""
     from django.db import connection
 
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no tasks left from earlier runs
     database = connection.settings_dict
     # A socket folder is in OPTIONS when the URL said `?host=/path` (as .local/servers.env does).
     host = str(database["HOST"] or database.get("OPTIONS", {}).get("host", ""))
-    env = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "DATABASE_URL": f"postgresql://{database['USER']}:@/{database['NAME']}?host={host}"
         if host.startswith("/")
         else f"postgresql://{database['USER']}:{database['PASSWORD']}@{host}:{database['PORT']}/{database['NAME']}",
     }
-    log = open(BASE_DIR / ".local" / "test-worker.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    yield process
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+
+
+@contextmanager
+def running_worker(*options: str, log_name: str = "test-worker.log") -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process, stopped on exit; its output goes to .local/<log_name>."""
+    with open(BASE_DIR / ".local" / log_name, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", *options],
+            cwd=BASE_DIR,
+            env=worker_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker) -> Iterator[subprocess.Popen]:
+    """A real worker process (solo pool) for the whole session."""
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no tasks left from earlier runs
+    with running_worker("--pool=solo") as process:
+        yield process
 
 
 @pytest.fixture

@@ -108,45 +108,101 @@ def test_one_vector_per_active_space_and_reprocessing_replaces_them(processed) -
         assert image.status == Image.Status.READY and image.tags == tags
 
 
-@pytest.mark.django_db
-def test_nearest_neighbour_query_uses_the_space_index_at_10k_rows() -> None:
-    """10k items with random 1280-d vectors, generated in SQL so the data never crosses the wire."""
-    space = register_space(name="explain-test-1280", kind=Kind.IMAGE, model="random", dims=1280, index_now=False)
-    category = Category.objects.create(name="Bulk", slug="bulk")
+def bulk_space(name: str, dims: int, rows: int, value_sql: str = "random()") -> tuple[EmbeddingSpace, Category]:
+    """A space with `rows` ready items whose vectors are generated in SQL (never crossing the wire),
+    indexed once afterwards, as the word import does."""
+    space = register_space(name=name, kind=Kind.IMAGE, model="random", dims=dims, index_now=False)
+    category = Category.objects.create(name=name, slug=name)
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO catalog_image (title, description, category_id, original, thumbnail, sha256, created_at,"
             " updated_at, status, error, classes, tags)"
             " SELECT 'bulk ' || g, '', %s, 'originals/bulk-' || g || '.jpg', '',"
-            " encode(sha256(('explain-test-' || g)::bytea), 'hex'), now(), now(), 'ready', '', '[]', '[]'"
-            " FROM generate_series(1, 10000) AS g",
-            [category.pk],
+            " encode(sha256((%s || g)::bytea), 'hex'), now(), now(), 'ready', '', '[]', '[]'"
+            " FROM generate_series(1, %s) AS g",
+            [category.pk, name, rows],
         )
         cursor.execute(
             "INSERT INTO search_imageembedding (image_id, space_id, embedding)"
-            " SELECT i.id, %s, (SELECT array_agg(random()) FROM generate_series(1, 1280) WHERE i.id > 0)::vector(1280)"
+            f" SELECT i.id, %s, (SELECT array_agg({value_sql}) FROM generate_series(1, %s) WHERE i.id > 0)::vector"
             " FROM catalog_image i WHERE i.category_id = %s",
-            [space.pk, category.pk],
+            [space.pk, dims, category.pk],
         )
-        # As the word import does: index the rows once, with the deferred foreign-key checks done.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # PostgreSQL won't index with pending FK checks
         cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
         for statement in vectors.index_sql(space):
             cursor.execute(statement)
         cursor.execute("ANALYZE search_imageembedding")
-        cursor.execute(
-            "SELECT count(*), min(vector_dims(embedding)) FROM search_imageembedding WHERE space_id = %s", [space.pk]
-        )
-        assert cursor.fetchone() == (10_000, 1280)
+        cursor.execute("ANALYZE catalog_image")
+    return space, category
 
-        query = vectors.literal(np.random.default_rng(0).random(1280, dtype=np.float32))
-        distance = f"{vectors.typed(space)} <=> {vectors.typed_param(space)}"
-        cursor.execute(
-            f"EXPLAIN SELECT image_id FROM search_imageembedding WHERE space_id = %s ORDER BY {distance} LIMIT 10",
-            [space.pk, query],
-        )
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+def stored_vectors(space: EmbeddingSpace) -> tuple[list[int], np.ndarray]:
+    rows = list(ImageEmbedding.objects.filter(space=space).order_by("image_id").values_list("image_id", "embedding"))
+    return [image_id for image_id, _ in rows], np.stack([np.asarray(vector) for _, vector in rows])
+
+
+def production_plan(space: EmbeddingSpace, query: np.ndarray, *, index_only: bool = False, **filters) -> str:
+    """EXPLAIN of the very query `nearest_images` runs, with its session settings. With
+    `index_only`, whether the space's index can serve it at all (small tables rightly sort)."""
+    sql, params = selectors.nearest_images_sql(space, query, k=10, **filters)
+    with selectors.vector_cursor() as cursor:
+        if index_only:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def exact_cosine(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    return matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
+
+
+@pytest.mark.django_db
+def test_nearest_images_uses_the_space_index() -> None:
+    space, category = bulk_space("explain-test-1280", 1280, 3000)
+    ids, matrix = stored_vectors(space)
+    query = matrix[123]
+
+    for filters in ({}, {"category_id": category.pk}, {"exclude_id": 1, "min_score": 0.5}):
+        plan = production_plan(space, query, **filters)
+        assert f"Index Scan using {space.index_name}" in plan, (filters, plan)
+    hits = selectors.nearest_images(space, query, k=10, category_id=category.pk)
+    assert hits[0].image.pk == ids[123] and len(hits) == 10
+
+
+@pytest.mark.django_db
+def test_halfvec_space_between_2000_and_4000_dims() -> None:
+    space, _ = bulk_space("halfvec-test-3000", 3000, 1500)
+    assert vectors.typed(space) == "(embedding::halfvec(3000))"
+    ids, matrix = stored_vectors(space)
+    query = matrix[7]
+
+    assert f"Index Scan using {space.index_name}" in production_plan(space, query, index_only=True)
+    hits = selectors.nearest_images(space, query, k=10)
+    assert hits[0].image.pk == ids[7] and hits[0].score == pytest.approx(1.0, abs=1e-3)
+    scores = exact_cosine(matrix, query)
+    for hit in hits:  # halfvec rounds to 16 bits
+        assert hit.score == pytest.approx(scores[ids.index(hit.image.pk)], abs=2e-3)
+
+
+@pytest.mark.django_db
+def test_binary_quantised_space_over_4000_dims_reranks_exactly() -> None:
+    """VGG16-sized, sparse non-negative vectors like fc7 after ReLU: Hamming candidates from the
+    bit index, then the exact cosine re-rank in the same query."""
+    space, _ = bulk_space("binary-test-4096", 4096, 1500, value_sql="greatest(random() - 0.6, 0)")
+    assert vectors.uses_binary_index(space)
+    ids, matrix = stored_vectors(space)
+    query = matrix[11]
+
+    plan = production_plan(space, query, index_only=True)
     assert f"Index Scan using {space.index_name}" in plan, plan
+    hits = selectors.nearest_images(space, query, k=10)
+    assert hits[0].image.pk == ids[11] and hits[0].score == pytest.approx(1.0, abs=1e-5)
+    scores = exact_cosine(matrix, query)
+    returned = [scores[ids.index(hit.image.pk)] for hit in hits]
+    np.testing.assert_allclose([hit.score for hit in hits], returned, atol=1e-5)  # exact scores
+    assert returned == sorted(returned, reverse=True)  # in exact order
 
 
 # --- Word spaces --------------------------------------------------------------------------
