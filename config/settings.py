@@ -176,6 +176,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Models and search -------------------------------------------------------------------
 IMAGE_ENCODER = env_str("IMAGE_ENCODER", "efficientnet_lite0")  # or "vgg16"
+ENCODER_RUNTIME = env_str("ENCODER_RUNTIME", "onnx")  # or "torch"
+MODEL_DIR = Path(env_str("MODEL_DIR", str(LOCAL_DIR / "models")))  # exported ONNX models
 VGG16_WEIGHTS = env_str("VGG16_WEIGHTS", "") or None  # a .pth file; else torchvision's cache
 WORD_VECTORS_LIMIT = env_int("WORD_VECTORS_LIMIT", 400_000)  # most frequent GloVe words loaded
 TAG_VOCABULARY_SIZE = env_int("TAG_VOCABULARY_SIZE", 50_000)  # tags come from the N most frequent words

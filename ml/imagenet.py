@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from torchvision.models import VGG16_Weights
-
-# torchvision ships the canonical human-readable names; the index order matches every
-# ImageNet-1k classifier head, including EfficientNet-Lite0's.
-CLASS_NAMES: list[str] = list(VGG16_Weights.IMAGENET1K_V1.meta["categories"])
+# The canonical human-readable names, as torchvision ships them
+# (`VGG16_Weights.IMAGENET1K_V1.meta["categories"]`), copied so that reading them needs no torch.
+# The index order matches every ImageNet-1k classifier head, including EfficientNet-Lite0's.
+CLASS_NAMES: list[str] = (Path(__file__).parent / "data" / "imagenet_classes.txt").read_text().splitlines()
 NUM_CLASSES = len(CLASS_NAMES)
 
 

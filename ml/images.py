@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
 from typing import BinaryIO
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Pillow's own decompression-bomb guard warns at 89 Mpx; we refuse well before that.
@@ -77,3 +79,23 @@ def thumbnail_jpeg(image: Image.Image, *, size: int = 480, quality: int = 85) ->
     buffer = io.BytesIO()
     thumb.save(buffer, format="JPEG", quality=quality, optimize=True)
     return buffer.getvalue()
+
+
+def model_input(
+    images: Sequence[Image.Image], *, mean: Sequence[float], std: Sequence[float], resize: int = 256, crop: int = 224
+) -> np.ndarray:
+    """(n, 3, crop, crop) float32 CNN input: the standard ImageNet evaluation crop (shorter side
+    to `resize`, centre `crop`), scaled to [0, 1] and normalised. Matches torchvision's
+    Resize + CenterCrop + ToTensor + Normalize on PIL images, without needing torch."""
+    batch = np.empty((len(images), 3, crop, crop), dtype=np.float32)
+    scale = np.asarray(std, dtype=np.float32).reshape(3, 1, 1) * 255.0
+    offset = np.asarray(mean, dtype=np.float32).reshape(3, 1, 1) * 255.0
+    for row, image in enumerate(images):
+        width, height = image.size
+        short = min(width, height)
+        size = (resize, int(resize * height / short)) if width == short else (int(resize * width / short), resize)
+        resized = image.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+        left, top = int(round((size[0] - crop) / 2.0)), int(round((size[1] - crop) / 2.0))
+        pixels = np.asarray(resized.crop((left, top, left + crop, top + crop)), dtype=np.float32)
+        batch[row] = (pixels.transpose(2, 0, 1) - offset) / scale
+    return batch

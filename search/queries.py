@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
 
 import numpy as np
 from django.conf import settings
 from PIL import Image as PILImage
 
 from ml.conse import conse_vectors
-from ml.encoders import ImageEncoder, get_encoder
 from ml.imagenet import check_class_index
 from search import selectors
+from search.encoders import encoder
 from search.models import EmbeddingSpace, ImageEmbedding
 
 # "cat", "+sofa", "-dog", "2:cat", "-0.5:dog": optional sign, optional weight, then the word.
@@ -77,10 +76,6 @@ def stored_vector(image_id: int, space: EmbeddingSpace) -> np.ndarray | None:
     return None if row is None else np.asarray(row, dtype=np.float32)
 
 
-def encoder_for(space: EmbeddingSpace) -> ImageEncoder:
-    return get_encoder(space.model, vgg16_weights=settings.VGG16_WEIGHTS)
-
-
 @dataclass
 class PhotoQuery:
     features: np.ndarray
@@ -89,17 +84,12 @@ class PhotoQuery:
 
 def photo_query(picture: PILImage.Image, image_space: EmbeddingSpace, joint_space: EmbeddingSpace | None) -> PhotoQuery:
     """Run a visitor's photo through the encoder of the active image space (in the request)."""
-    encoding = encoder_for(image_space).encode([picture])
+    encoding = encoder(image_space.model).encode([picture])
     joint = None
     if joint_space is not None and joint_space.word_space is not None:
         word_space = joint_space.word_space
         joint = conse_vectors(encoding.logits, selectors.class_vectors(word_space), settings.CONSE_TOP_T)[0]
     return PhotoQuery(features=encoding.features[0], joint=joint)
-
-
-@cache
-def _classifier_weights(model: str) -> np.ndarray:
-    return get_encoder(model, vgg16_weights=settings.VGG16_WEIGHTS).classifier_weights()
 
 
 def focus_weights(image_space: EmbeddingSpace, class_index: int) -> np.ndarray:
@@ -108,4 +98,4 @@ def focus_weights(image_space: EmbeddingSpace, class_index: int) -> np.ndarray:
         check_class_index(class_index)
     except ValueError as exc:
         raise QueryError(str(exc)) from None
-    return _classifier_weights(image_space.model)[class_index]
+    return encoder(image_space.model).classifier_weights()[class_index]

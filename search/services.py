@@ -13,10 +13,11 @@ from pgvector.psycopg import register_vector
 from PIL import Image as PILImage
 
 from ml.conse import conse_vectors, top_classes
-from ml.encoders import ImageEncoder, get_encoder
+from ml.encoding import ImageEncoder
 from ml.imagenet import CLASS_NAMES
 from ml.words import GLOVE_6B_50D_SOURCE, is_tag_word, load_glove_6b_50d
 from search import selectors, vectors
+from search.encoders import current_encoder
 from search.models import EmbeddingSpace, ImageEmbedding
 
 Kind = EmbeddingSpace.Kind
@@ -185,10 +186,6 @@ def ensure_image_spaces(encoder: ImageEncoder) -> ImageSpaces:
 class Annotations:
     classes: list[dict]
     tags: list[dict]
-
-
-def current_encoder() -> ImageEncoder:
-    return get_encoder(settings.IMAGE_ENCODER, vgg16_weights=settings.VGG16_WEIGHTS)
 
 
 def index_images(image_ids: list[int], pictures: list[PILImage.Image]) -> dict[int, Annotations]:

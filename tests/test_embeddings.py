@@ -18,11 +18,12 @@ from skimage import data
 
 from catalog import services
 from catalog.models import Category, Image
-from ml.encoders import VGG16Encoder
+from ml.torch_encoders import VGG16Encoder
 from ml.words import STOP_WORDS, is_tag_word
 from search import indexing, selectors, tasks, vectors
+from search.encoders import current_encoder
 from search.models import EmbeddingSpace, ImageEmbedding, Word
-from search.services import current_encoder, ensure_image_spaces, register_space
+from search.services import ensure_image_spaces, register_space
 from tests.conftest import png_bytes
 
 Kind = EmbeddingSpace.Kind

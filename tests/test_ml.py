@@ -11,14 +11,12 @@ from PIL import Image
 from skimage import data
 
 from ml.conse import class_word_matrix, conse_vectors, softmax, top_classes
-from ml.encoders import (
-    EfficientNetLite0Encoder,
-    EncoderUnavailable,
-    VGG16Encoder,
-    get_encoder,
-    vgg16_cache_path,
-)
+from ml.encoders import get_encoder
+from ml.encoding import EncoderUnavailable
 from ml.imagenet import CLASS_NAMES, class_words, matching_classes
+from ml.images import model_input
+from ml.onnx_encoder import OnnxEncoder, load_or_export
+from ml.torch_encoders import EfficientNetLite0Encoder, VGG16Encoder, vgg16_cache_path
 from ml.words import WordVectors, is_tag_word, load_glove_6b_50d, read_text_vectors
 
 
@@ -112,9 +110,55 @@ def test_vgg16_without_weights_is_unavailable(tmp_path: Path, monkeypatch: pytes
     assert str(vgg16_cache_path()) in str(caught.value)
 
 
-def test_get_encoder_rejects_unknown_name() -> None:
+def test_get_encoder_rejects_unknown_name_and_runtime() -> None:
     with pytest.raises(ValueError, match="efficientnet_lite0"):
         get_encoder("resnet9000")
+    with pytest.raises(ValueError, match="onnx, torch"):
+        get_encoder("efficientnet_lite0", runtime="tensorflow")
+
+
+def test_model_input_matches_torchvision_preprocessing(chelsea: Image.Image) -> None:
+    from torchvision import transforms
+
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    reference = transforms.Compose(
+        [transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(), transforms.Normalize(mean, std)]
+    )
+    for image in (chelsea, chelsea.resize((200, 500)), Image.new("RGB", (64, 48), "red")):
+        np.testing.assert_allclose(model_input([image], mean=mean, std=std)[0], reference(image).numpy(), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def lite0_onnx(model_dir: Path) -> OnnxEncoder:
+    return load_or_export("efficientnet_lite0", model_dir)
+
+
+def test_onnx_runtime_matches_torch_on_real_photos(
+    lite0: EfficientNetLite0Encoder, lite0_onnx: OnnxEncoder, chelsea: Image.Image, coffee: Image.Image
+) -> None:
+    """The export keeps the model: same top-5 classes in the same order, features within 1e-4
+    (absolute; the features of these photos range up to about 6)."""
+    photos = [chelsea, coffee, Image.fromarray(data.astronaut()), Image.fromarray(data.rocket())]
+    eager, exported = lite0.encode(photos), lite0_onnx.encode(photos)
+    for row in range(len(photos)):
+        top5 = [index for index, _ in top_classes(eager.logits[row], k=5)]
+        assert [index for index, _ in top_classes(exported.logits[row], k=5)] == top5
+    np.testing.assert_allclose(exported.features, eager.features, atol=1e-4)
+    np.testing.assert_allclose(exported.logits, eager.logits, atol=1e-3)
+    np.testing.assert_array_equal(lite0_onnx.classifier_weights(), lite0.classifier_weights())
+    assert lite0_onnx.encode([]).features.shape == (0, 1280)
+
+
+def test_onnx_export_is_reused(model_dir: Path, lite0_onnx: OnnxEncoder) -> None:
+    exported = model_dir / "efficientnet_lite0" / "model.onnx"
+    stamp = exported.stat().st_mtime_ns
+    assert isinstance(load_or_export("efficientnet_lite0", model_dir), OnnxEncoder)
+    assert exported.stat().st_mtime_ns == stamp  # loaded, not exported again
 
 
 # --- words ------------------------------------------------------------------------------
