@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -62,22 +63,29 @@ def committed_db(django_db_setup, django_db_blocker, word_space) -> Iterator[Non
         clear_catalogue()
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker) -> Iterator[subprocess.Popen]:
-    """A real `celery worker` process on the test database and the test Redis database."""
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def subprocess_database_url() -> str:
+    """DATABASE_URL of the test database, for the processes that tests start (worker, web server)."""
     from django.db import connection
 
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no tasks left from earlier runs
     database = connection.settings_dict
     # A socket folder is in OPTIONS when the URL said `?host=/path` (as .local/servers.env does).
     host = str(database["HOST"] or database.get("OPTIONS", {}).get("host", ""))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": f"postgresql://{database['USER']}:@/{database['NAME']}?host={host}"
-        if host.startswith("/")
-        else f"postgresql://{database['USER']}:{database['PASSWORD']}@{host}:{database['PORT']}/{database['NAME']}",
-    }
+    if host.startswith("/"):
+        return f"postgresql://{database['USER']}:@/{database['NAME']}?host={host}"
+    return f"postgresql://{database['USER']}:{database['PASSWORD']}@{host}:{database['PORT']}/{database['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process on the test database and the test Redis database."""
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no tasks left from earlier runs
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test", "DATABASE_URL": subprocess_database_url()}
     log = open(BASE_DIR / ".local" / "test-worker.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO"],
