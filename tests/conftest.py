@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -99,20 +100,27 @@ def committed_db(django_db_setup, django_db_blocker, word_space) -> Iterator[Non
         clear_catalogue()
 
 
-def worker_environment() -> dict[str, str]:
-    """The environment of a worker process on the test database and the test Redis database."""
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def subprocess_database_url() -> str:
+    """DATABASE_URL of the test database, for the processes that tests start (worker, web server)."""
     from django.db import connection
 
     database = connection.settings_dict
     # A socket folder is in OPTIONS when the URL said `?host=/path` (as .local/servers.env does).
     host = str(database["HOST"] or database.get("OPTIONS", {}).get("host", ""))
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": f"postgresql://{database['USER']}:@/{database['NAME']}?host={host}"
-        if host.startswith("/")
-        else f"postgresql://{database['USER']}:{database['PASSWORD']}@{host}:{database['PORT']}/{database['NAME']}",
-    }
+    if host.startswith("/"):
+        return f"postgresql://{database['USER']}:@/{database['NAME']}?host={host}"
+    return f"postgresql://{database['USER']}:{database['PASSWORD']}@{host}:{database['PORT']}/{database['NAME']}"
+
+
+def subprocess_environment() -> dict[str, str]:
+    """The environment of a process that tests start: test settings, database and Redis database."""
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test", "DATABASE_URL": subprocess_database_url()}
 
 
 @contextmanager
@@ -122,7 +130,7 @@ def running_worker(*options: str, log_name: str = "test-worker.log") -> Iterator
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", *options],
             cwd=BASE_DIR,
-            env=worker_environment(),
+            env=subprocess_environment(),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
