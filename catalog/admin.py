@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from catalog import services
 from catalog.models import Category
 
 
@@ -13,3 +14,7 @@ class CategoryAdmin(admin.ModelAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name", "description"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def save_model(self, request, obj: Category, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.refresh_search_documents(category=obj)  # its name is part of its items' text

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.urls import reverse
 
@@ -46,10 +48,13 @@ class Image(models.Model):
     # What the encoder saw, kept for display: [{"index", "label", "probability"}] and [{"word", "score"}].
     classes = models.JSONField(default=list, blank=True)
     tags = models.JSONField(default=list, blank=True)
+    # Title and category name (weight A), description (B) and tags (C), English stemming, for
+    # the text side of hybrid search; kept current by catalog.services.refresh_search_documents.
+    search_document = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["category", "status"])]
+        indexes = [models.Index(fields=["category", "status"]), GinIndex(fields=["search_document"])]
 
     def __str__(self) -> str:
         return self.title

@@ -10,10 +10,17 @@ from catalog.models import Category, Image
 PAGE_SIZE = 24
 
 
-def categories_with_counts() -> QuerySet[Category]:
-    return Category.objects.annotate(item_count=Count("images", filter=Q(images__status=Image.Status.READY))).filter(
-        item_count__gt=0
-    )
+HOME_CATEGORIES = 12
+
+
+def categories_with_counts(search: str = "") -> QuerySet[Category]:
+    """Categories with ready items, the most populous first; `search` filters by name."""
+    categories = Category.objects.annotate(
+        item_count=Count("images", filter=Q(images__status=Image.Status.READY))
+    ).filter(item_count__gt=0)
+    if search:
+        categories = categories.filter(name__icontains=search)
+    return categories.order_by("-item_count", "name")
 
 
 def visible_images(*, category: Category | None = None) -> QuerySet[Image]:

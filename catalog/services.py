@@ -13,7 +13,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.text import slugify
 
 from catalog.models import Category, Image
@@ -73,6 +73,7 @@ def create_image(
     )
     image.original.save(PurePath(filename).name or "upload", ContentFile(data), save=False)
     image.save()
+    refresh_search_documents(image_ids=[image.pk])
     return image
 
 
@@ -107,6 +108,30 @@ def upload_files(
     return report
 
 
+# --- Text search -------------------------------------------------------------------------
+
+# English stemming ("sofas" finds "Leather sofa"); title and category name weigh most.
+SEARCH_DOCUMENT_SQL = """
+UPDATE catalog_image AS i SET search_document =
+    setweight(to_tsvector('english', i.title), 'A')
+    || setweight(to_tsvector('english', c.name), 'A')
+    || setweight(to_tsvector('english', i.description), 'B')
+    || setweight(jsonb_to_tsvector('english', jsonb_path_query_array(i.tags, '$[*].word'), '["string"]'), 'C')
+FROM catalog_category AS c
+WHERE c.id = i.category_id AND {where}
+"""
+
+
+def refresh_search_documents(*, image_ids: list[int] | None = None, category: Category | None = None) -> None:
+    """Rebuild the full-text document of the given items, or of every item of a category."""
+    if category is not None:
+        where, params = "i.category_id = %s", [category.pk]
+    else:
+        where, params = "i.id = ANY(%s)", [list(image_ids or [])]
+    with connection.cursor() as cursor:
+        cursor.execute(SEARCH_DOCUMENT_SQL.format(where=where), params)
+
+
 # --- States -------------------------------------------------------------------------------
 # Ready items stay ready (and searchable) while they are processed again.
 
@@ -134,6 +159,7 @@ def mark_ready(image: Image, *, size: tuple[int, int], thumbnail: bytes, classes
     image.classes, image.tags = classes, tags
     image.status, image.error = Image.Status.READY, ""
     image.save(update_fields=["thumbnail", "width", "height", "classes", "tags", "status", "error", "updated_at"])
+    refresh_search_documents(image_ids=[image.pk])  # its tags are searchable text too
     if old_thumbnail and old_thumbnail != image.thumbnail.name:
         storage = image.thumbnail.storage
         transaction.on_commit(lambda: storage.delete(old_thumbnail))

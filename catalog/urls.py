@@ -5,6 +5,7 @@ from catalog import views
 app_name = "catalog"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("categories/", views.categories, name="categories"),
     path("images/<int:pk>/", views.image_detail, name="image-detail"),
     path("images/<int:pk>/status/", views.image_status, name="image-status"),
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
@@ -11,8 +12,23 @@ def home(request: HttpRequest) -> HttpResponse:
     slug = request.GET.get("category") or None
     category = get_object_or_404(Category, slug=slug) if slug else None
     page = selectors.catalogue_page(category=category, page=request.GET.get("page"))
-    context = {"page": page, "category": category, "categories": selectors.categories_with_counts()}
+    categories = selectors.categories_with_counts()
+    context = {
+        "page": page,
+        "category": category,
+        "categories": categories[: selectors.HOME_CATEGORIES],
+        "category_total": categories.count(),
+    }
     template = "catalog/_grid.html" if request.htmx and not request.htmx.boosted else "catalog/home.html"
+    return render(request, template, context)
+
+
+def categories(request: HttpRequest) -> HttpResponse:
+    """Every category, searchable by name: /categories/?q=; htmx gets only the list."""
+    search = request.GET.get("q", "").strip()[:120]
+    page = Paginator(selectors.categories_with_counts(search), 60).get_page(request.GET.get("page"))
+    context = {"page": page, "q": search}
+    template = "catalog/_category_list.html" if request.htmx and not request.htmx.boosted else "catalog/categories.html"
     return render(request, template, context)
 
 

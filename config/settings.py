@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -201,6 +202,10 @@ CONSE_TOP_T = env_int("CONSE_TOP_T", 10)
 EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 16)
 SEARCH_MAX_K = env_int("SEARCH_MAX_K", 100)
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100)
+# Hybrid word search: weights of the text and meaning rankings in the reciprocal rank fusion.
+# Text counts double: a title or category an admin wrote is stronger evidence than a vector.
+HYBRID_TEXT_WEIGHT = float(env_str("HYBRID_TEXT_WEIGHT", "2"))
+HYBRID_SEMANTIC_WEIGHT = float(env_str("HYBRID_SEMANTIC_WEIGHT", "1"))
 
 LOGGING = {
     "version": 1,

@@ -86,6 +86,10 @@ class ImageAdmin(admin.ModelAdmin):
         tasks.reprocess(ids)
         self.message_user(request, f"Queued {len(ids)} item(s).")
 
+    def save_model(self, request: HttpRequest, obj: Image, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        catalog.refresh_search_documents(image_ids=[obj.pk])  # title, description or category changed
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Items are added through the upload form, which validates and de-duplicates the bytes.
         return False

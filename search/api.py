@@ -122,8 +122,9 @@ class HitSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="image.pk")
     title = serializers.CharField(source="image.title")
     category = serializers.CharField(source="image.category.name")
-    score = serializers.FloatField()
+    score = serializers.FloatField(allow_null=True, help_text="Cosine similarity to the query (1 is identical).")
     why = serializers.ListField(child=serializers.CharField(), help_text="The item's tags nearest to the query.")
+    text_match = serializers.BooleanField(help_text="Its title, category, description or tags matched the words.")
     thumbnail_url = serializers.SerializerMethodField()
 
     def get_thumbnail_url(self, hit) -> str | None:
@@ -134,6 +135,7 @@ class HitSerializer(serializers.Serializer):
 class ImageResultsSerializer(serializers.Serializer):
     results = HitSerializer(source="hits", many=True)
     unknown_words = serializers.ListField(child=serializers.CharField())
+    did_you_mean = serializers.CharField(allow_null=True, help_text="The query with unknown words respelled.")
     focus_class = serializers.IntegerField(allow_null=True)
 
 
@@ -154,15 +156,22 @@ class WordQuerySerializer(serializers.Serializer):
     q = serializers.CharField(max_length=500, help_text="Words: `cat sofa`, `cat +sofa -dog`, `2:cat`.")
 
 
-@extend_schema(parameters=[WordQuerySerializer, SearchFiltersSerializer], responses=ImageResultsSerializer)
+class ImageWordQuerySerializer(WordQuerySerializer):
+    match = serializers.ChoiceField(
+        choices=modes.Match.choices,
+        default=modes.Match.HYBRID,
+        help_text="hybrid: meaning and the items' own text, fused; semantic: vectors only; text: full-text only.",
+    )
+
+
+@extend_schema(parameters=[ImageWordQuerySerializer, SearchFiltersSerializer], responses=ImageResultsSerializer)
 @api_view(["GET"])
 def search_images(request: Request) -> Response:
     """Images for words, even words no image was labelled with."""
-    query = WordQuerySerializer(data=request.query_params)
+    query = ImageWordQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
-    return image_results_response(
-        request, lambda filters, _: modes.images_for_words(query.validated_data["q"], filters)
-    )
+    data = query.validated_data
+    return image_results_response(request, lambda filters, _: modes.images_for_words(data["q"], filters, data["match"]))
 
 
 @extend_schema(

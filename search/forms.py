@@ -62,8 +62,12 @@ class FiltersForm(forms.Form):
 
 class WordSearchForm(FiltersForm):
     q = forms.CharField(label="Words", max_length=500, required=False, strip=True)
+    match = forms.ChoiceField(label="Match", choices=modes.Match.choices, required=False)
 
-    field_order = ["q", "category", "k", "min_score"]
+    field_order = ["q", "match", "category", "k", "min_score"]
+
+    def match_mode(self) -> str:
+        return self.cleaned_data.get("match") or modes.Match.HYBRID
 
 
 class FocusForm(FiltersForm):

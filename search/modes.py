@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import models
 from PIL import Image as PILImage
 
 from catalog.models import Category, Image
@@ -39,6 +40,7 @@ class ImageResults:
     hits: list[selectors.Hit]
     unknown_words: list[str] = field(default_factory=list)
     focus_class: int | None = None
+    did_you_mean: str | None = None  # the query with unknown words replaced by near spellings
 
     @property
     def focus_label(self) -> str | None:
@@ -88,17 +90,37 @@ def similar_to_photo(picture: PILImage.Image, filters: Filters, *, focus_class: 
     return _images_like(query.features, filters, focus_class, explain_with=query.joint)
 
 
-def images_for_words(text: str, filters: Filters) -> ImageResults:
-    """Words to images through the active joint space (zero-shot ConSE, or a trained head)."""
+class Match(models.TextChoices):
+    HYBRID = "hybrid", "Meaning and text"
+    SEMANTIC = "semantic", "Meaning only"
+    TEXT = "text", "Text only"
+
+
+def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID) -> ImageResults:
+    """Words to images: by meaning through the active joint space (zero-shot ConSE, or a
+    trained head), by the items' own text (titles, categories, descriptions, tags), or both."""
     joint = _space(Kind.JOINT)
     query = queries.word_query(text, joint.word_space)
-    if query.vector is None:
-        return ImageResults(hits=[], unknown_words=query.unknown_words)
-    hits = selectors.nearest_images(
-        joint, query.vector, k=filters.k, category_id=filters.category_id, min_score=filters.min_score
-    )
+    vector = query.vector if match != Match.TEXT else None
+    lexical = queries.text_query(query.terms) if match != Match.SEMANTIC else None
+    if match == Match.SEMANTIC:
+        hits = (
+            []
+            if vector is None
+            else selectors.nearest_images(
+                joint, vector, k=filters.k, category_id=filters.category_id, min_score=filters.min_score
+            )
+        )
+    else:
+        hits = selectors.images_for_text_and_vector(
+            joint, vector, lexical, k=filters.k, category_id=filters.category_id, min_score=filters.min_score
+        )
     selectors.explain_hits(hits, joint.word_space, query.vector)
-    return ImageResults(hits=hits, unknown_words=query.unknown_words)
+    return ImageResults(
+        hits=hits,
+        unknown_words=query.unknown_words,
+        did_you_mean=selectors.spelling_suggestion(joint.word_space, query.words, query.unknown_words),
+    )
 
 
 @dataclass

@@ -71,6 +71,18 @@ def word_query(text: str, word_space: EmbeddingSpace) -> WordQuery:
     return WordQuery(vector=vector / norm if norm > 0 else None, terms=terms, unknown_words=unknown)
 
 
+def text_query(terms: list[Term]) -> selectors.TextQuery | None:
+    """The full-text side of a word query: any positive word matches (English stemming), a
+    minus word excludes; weights do not apply. None when no word can match."""
+    positive = [term.word for term in terms if term.weight > 0]
+    negative = [term.word for term in terms if term.weight < 0]
+    if not positive:
+        return None
+    match = " || ".join(["plainto_tsquery('english', %s)"] * len(positive))
+    exclude = "".join(" && !!plainto_tsquery('english', %s)" for _ in negative)
+    return selectors.TextQuery(sql=f"(({match}){exclude})", params=[*positive, *negative])
+
+
 def stored_vector(image_id: int, space: EmbeddingSpace) -> np.ndarray | None:
     row = ImageEmbedding.objects.filter(image_id=image_id, space=space).values_list("embedding", flat=True).first()
     return None if row is None else np.asarray(row, dtype=np.float32)

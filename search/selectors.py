@@ -54,6 +54,57 @@ def class_vectors(word_space: EmbeddingSpace) -> np.ndarray:
     return _class_vectors(word_space.pk, word_space.dims)
 
 
+def spelling_suggestion(word_space: EmbeddingSpace, words: list[str], unknown: list[str]) -> str | None:
+    """The query with each unknown word replaced by the closest tag-vocabulary word, or None if
+    none is close: candidates share trigrams (indexed), the fewest edits win, then the most
+    frequent word (words are stored in frequency order)."""
+    replacements = {}
+    with connection.cursor() as cursor:
+        for word in unknown[:10]:
+            cursor.execute(
+                "SELECT word FROM search_word WHERE space_id = %s AND is_tag AND word %% %s"
+                " ORDER BY levenshtein(word, %s), similarity(word, %s) DESC, id LIMIT 1",
+                [word_space.pk, word, word, word],
+            )
+            row = cursor.fetchone()
+            if row:
+                replacements[word] = row[0]
+    if not replacements:
+        return None
+    return " ".join(replacements.get(word, word) for word in words)
+
+
+def suggestions(word_space: EmbeddingSpace | None, prefix: str, *, limit: int = 8) -> list[str]:
+    """Completions for the search box: categories (most items first), item titles, then
+    vocabulary words (most frequent first: words are stored in their file's frequency order)."""
+    prefix = prefix.strip().lower()
+    if len(prefix) < 2:
+        return []
+    like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    found: list[str] = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.name FROM catalog_category c JOIN catalog_image i ON i.category_id = c.id"
+            " WHERE i.status = 'ready' AND lower(c.name) LIKE %s GROUP BY c.name ORDER BY count(*) DESC LIMIT %s",
+            [like, limit],
+        )
+        found += [name for (name,) in cursor.fetchall()]
+        cursor.execute(
+            "SELECT DISTINCT title FROM catalog_image WHERE status = 'ready' AND lower(title) LIKE %s"
+            " ORDER BY title LIMIT %s",
+            [like, limit],
+        )
+        found += [title for (title,) in cursor.fetchall()]
+        if word_space is not None:
+            cursor.execute(
+                "SELECT word FROM search_word WHERE space_id = %s AND is_tag AND word LIKE %s ORDER BY id LIMIT %s",
+                [word_space.pk, like, limit],
+            )
+            found += [word for (word,) in cursor.fetchall()]
+    unique = list(dict.fromkeys(item for item in found if item.lower() != prefix))
+    return unique[:limit]
+
+
 @contextmanager
 def vector_cursor() -> Iterator[CursorWrapper]:
     """A cursor in a short transaction with pgvector's search options set for it alone."""
@@ -91,8 +142,9 @@ def nearest_words(
 @dataclass
 class Hit:
     image: Image
-    score: float  # cosine similarity, 1 is identical
+    score: float | None  # cosine similarity, 1 is identical (None: found by text alone, no vector)
     why: list[str] = field(default_factory=list)  # the item's tags nearest to the query
+    text_match: bool = False  # its title, category, description or tags matched the words
 
 
 def _distance(space: EmbeddingSpace, weights: np.ndarray | None) -> tuple[str, list]:
@@ -134,25 +186,112 @@ def nearest_images_sql(
         # Too many dims for an HNSW float index: candidates by Hamming distance, exact re-rank.
         bits = f"binary_quantize(%s::vector({space.dims}))::bit({space.dims})"
         sql = (
-            f"SELECT image_id, 1 - distance FROM ("
+            f"SELECT image_id, 1 - distance AS score FROM ("
             f" SELECT e.image_id, {distance} AS distance FROM {source} WHERE {where}"
             f" ORDER BY {vectors.binary_expression(space, 'e.embedding')} <~> {bits} LIMIT %s"
             f") candidates ORDER BY distance LIMIT %s"
         )
         return sql, [*distance_params, *filter_params, vectors.literal(query_vector), k * 20, k]
-    sql = f"SELECT e.image_id, 1 - {distance} FROM {source} WHERE {where} ORDER BY {distance} LIMIT %s"
+    sql = f"SELECT e.image_id, 1 - {distance} AS score FROM {source} WHERE {where} ORDER BY {distance} LIMIT %s"
     return sql, [*distance_params, *filter_params, *distance_params, k]
+
+
+def _hits(sql: str, params: list) -> list[Hit]:
+    """Run a query of (image id, score[, text match]) rows and load their items, in order."""
+    with vector_cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    images = Image.objects.select_related("category").in_bulk([row[0] for row in rows])
+    return [
+        Hit(
+            image=images[row[0]],
+            score=None if row[1] is None else float(row[1]),
+            text_match=bool(row[2]) if len(row) > 2 else False,
+        )
+        for row in rows
+        if row[0] in images
+    ]
 
 
 def nearest_images(space: EmbeddingSpace, query: np.ndarray, *, k: int, **filters) -> list[Hit]:
     """Ready items nearest to `query` in `space`, with all filters in the same SQL query
     (keyword arguments as for `nearest_images_sql`)."""
-    sql, params = nearest_images_sql(space, query, k=k, **filters)
-    with vector_cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    images = Image.objects.select_related("category").in_bulk([image_id for image_id, _ in rows])
-    return [Hit(image=images[image_id], score=float(score)) for image_id, score in rows if image_id in images]
+    return _hits(*nearest_images_sql(space, query, k=k, **filters))
+
+
+@dataclass(frozen=True)
+class TextQuery:
+    """A PostgreSQL `tsquery` expression (SQL with %s placeholders) and its parameters."""
+
+    sql: str
+    params: list
+
+
+def matching_items_sql(text: TextQuery, *, limit: int, category_id: int | None = None) -> tuple[str, list]:
+    """(image id, text rank) of ready items whose title, category, description or tags match."""
+    category, params = ("AND i.category_id = %s", [category_id]) if category_id is not None else ("", [])
+    sql = (
+        "SELECT i.id AS image_id, ts_rank_cd(i.search_document, t.q) AS text_rank"
+        f" FROM catalog_image i, (SELECT {text.sql} AS q) t"
+        f" WHERE i.status = 'ready' AND i.search_document @@ t.q {category}"
+        " ORDER BY text_rank DESC, i.id LIMIT %s"
+    )
+    return sql, [*text.params, *params, limit]
+
+
+# Reciprocal rank fusion (Cormack et al., 2009): robust to the two sides' scores living on
+# different scales. k = 60 as in the paper.
+RRF_K = 60
+
+
+def images_for_text_and_vector(
+    space: EmbeddingSpace,
+    vector: np.ndarray | None,
+    text: TextQuery | None,
+    *,
+    k: int,
+    category_id: int | None = None,
+    min_score: float | None = None,
+) -> list[Hit]:
+    """Hybrid search in one SQL query: the nearest items by vector and the items whose text
+    matches, fused by weighted reciprocal rank. Either side may be absent. The score shown is
+    each item's cosine similarity to the query vector, whichever side found it."""
+    candidates = max(4 * k, 50)
+    rankings: list[tuple[str, str, list, float]] = []  # (name, SQL of ranked image ids, params, weight)
+    if vector is not None:
+        sql, params = nearest_images_sql(space, vector, k=candidates, category_id=category_id)
+        ranked = f"SELECT image_id, row_number() OVER (ORDER BY score DESC, image_id) AS r FROM ({sql}) s"
+        rankings.append(("semantic", ranked, params, settings.HYBRID_SEMANTIC_WEIGHT))
+    if text is not None:
+        sql, params = matching_items_sql(text, limit=candidates, category_id=category_id)
+        ranked = f"SELECT image_id, row_number() OVER (ORDER BY text_rank DESC, image_id) AS r FROM ({sql}) t"
+        rankings.append(("lexical", ranked, params, settings.HYBRID_TEXT_WEIGHT))
+    if not rankings:
+        return []
+    ctes = ", ".join(f"{name} AS ({ranked})" for name, ranked, _, _ in rankings)
+    rrf = " + ".join(f"coalesce(%s::float / ({RRF_K} + {name}.r), 0)" for name, _, _, _ in rankings)
+    sources = " FULL OUTER JOIN ".join(name for name, _, _, _ in rankings)
+    params = [param for _, _, ranked_params, _ in rankings for param in ranked_params]
+    params += [weight for _, _, _, weight in rankings]
+    text_match = "lexical.r IS NOT NULL" if text is not None else "false"
+    if vector is None:
+        similarity, similarity_params = "NULL", []
+    else:
+        similarity = f"1 - ({vectors.typed(space, 'e.embedding')} <=> {vectors.typed_param(space)})"
+        similarity_params = [vectors.literal(vector)]
+    floor, floor_params = (
+        ("", [])
+        if min_score is None or vector is None
+        else (f"WHERE {similarity} >= %s", [*similarity_params, min_score])
+    )
+    sql = (
+        f"WITH {ctes}, fused AS (SELECT image_id, {rrf} AS rrf, {text_match} AS text_match"
+        f" FROM {sources}{' USING (image_id)' if len(rankings) > 1 else ''})"
+        f" SELECT f.image_id, {similarity} AS score, f.text_match FROM fused f"
+        " LEFT JOIN search_imageembedding e ON e.image_id = f.image_id AND e.space_id = %s"
+        f" {floor} ORDER BY f.rrf DESC, f.image_id LIMIT %s"
+    )
+    return _hits(sql, [*params, *similarity_params, space.pk, *floor_params, k])
 
 
 def explain_hits(hits: list[Hit], word_space: EmbeddingSpace, query: np.ndarray | None, *, n: int = 3) -> None:

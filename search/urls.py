@@ -9,4 +9,5 @@ urlpatterns = [
     path("similar/<int:pk>/", views.similar_items, name="similar"),
     path("classes/", views.class_options, name="classes"),
     path("words/", views.similar_words, name="words"),
+    path("suggest/", views.suggest, name="suggest"),
 ]

@@ -11,8 +11,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from catalog.models import Image
 from ml.imagenet import matching_classes
-from search import modes
+from search import modes, selectors
 from search.forms import FocusForm, PhotoSearchForm, SimilarWordsForm, WordSearchForm, class_option
+from search.models import EmbeddingSpace
 from search.queries import QueryError
 
 RESULTS_PARTIAL = "search/_results.html"
@@ -50,7 +51,7 @@ def answer_words(form, search):
 def image_search(request: HttpRequest) -> HttpResponse:
     """Words to images: /search/?q=cat+sofa&category=&k=&min_score="""
     form = WordSearchForm(request.GET)
-    results, error = answer_words(form, lambda q: modes.images_for_words(q, form.filters()))
+    results, error = answer_words(form, lambda q: modes.images_for_words(q, form.filters(), form.match_mode()))
     context = {
         "form": form,
         "results": results,
@@ -112,7 +113,15 @@ def class_options(request: HttpRequest) -> HttpResponse:
     """Suggestions for the focus-class input: <option> elements for a <datalist>."""
     text = request.GET.get("q") or request.GET.get("focus_class") or ""
     options = [class_option(index) for index, _ in matching_classes(text, limit=20)]
-    return render(request, "search/_class_options.html", {"options": options})
+    return render(request, "search/_options.html", {"options": options})
+
+
+@require_GET
+def suggest(request: HttpRequest) -> HttpResponse:
+    """As-you-type suggestions for the search box: <option> elements for its <datalist>."""
+    word_space = selectors.active_space(EmbeddingSpace.Kind.WORD)
+    options = selectors.suggestions(word_space, request.GET.get("q", "")[:100])
+    return render(request, "search/_options.html", {"options": options})
 
 
 @require_GET

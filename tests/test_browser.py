@@ -51,7 +51,7 @@ def test_header_search_box_finds_the_cat(page: Page, site, demo_catalogue) -> No
     chelsea = demo_catalogue["chelsea"]
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(site.url)
-    box = page.get_by_role("searchbox", name="Search images with words")
+    box = page.get_by_role("combobox", name="Search images with words")
     box.fill("cat")
     box.press("Enter")
     expect(first_card(page)).to_have_attribute("data-image-id", str(chelsea.pk))
@@ -64,6 +64,23 @@ def test_header_search_box_finds_the_cat(page: Page, site, demo_catalogue) -> No
     words.fill("coffee")
     expect(first_card(page)).to_have_attribute("data-image-id", str(demo_catalogue["coffee"].pk))
     expect(page).to_have_url(re.compile(r"/search/\?q=coffee"))
+
+
+def test_search_box_suggests_as_you_type_and_respells(page: Page, site, demo_catalogue) -> None:
+    page.goto(site.url)
+    box = page.get_by_role("combobox", name="Search images with words")
+    box.press_sequentially("oce", delay=60)  # typed, so that htmx sees input events
+    suggestions = page.locator("#site-suggestions option")
+    expect(suggestions.first).to_be_attached()
+    assert "ocean" in [option.get_attribute("value") for option in suggestions.all()]
+
+    box.fill("coffe")
+    box.press("Enter")
+    offer = page.locator(".did-you-mean a")
+    expect(offer).to_have_text("coffee")
+    offer.click()
+    expect(first_card(page)).to_have_attribute("data-image-id", str(demo_catalogue["coffee"].pk))
+    page.screenshot(path=str(SCREENSHOTS / "did-you-mean.png"), full_page=True)
 
 
 def test_search_by_uploading_a_photo(page: Page, site, demo_catalogue) -> None:

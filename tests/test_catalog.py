@@ -376,7 +376,7 @@ def test_item_page_polls_only_while_processing(client, shelf) -> None:
     failed = Image.objects.get(title="Broken upload")
     Image.objects.filter(pk=failed.pk).update(error="The image file is damaged or incomplete (truncated).")
     page = client.get(failed.get_absolute_url()).content.decode()
-    assert "hx-get" not in page and 'data-status="failed"' in page
+    assert "every 2s" not in page and 'data-status="failed"' in page
     assert "The image file is damaged or incomplete (truncated)." in page
 
     assert client.get(reverse("catalog:image-detail", args=[999_999_999])).status_code == 404
