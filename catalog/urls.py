@@ -7,5 +7,4 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("categories/", views.categories, name="categories"),
     path("images/<int:pk>/", views.image_detail, name="image-detail"),
-    path("images/<int:pk>/status/", views.image_status, name="image-status"),
 ]

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from catalog.htmx import wants_partial
 from catalog.models import Image
 from ml.imagenet import matching_classes
 from search import modes, selectors
@@ -17,12 +18,6 @@ from search.models import EmbeddingSpace
 from search.queries import QueryError
 
 RESULTS_PARTIAL = "search/_results.html"
-
-
-def wants_partial(request: HttpRequest) -> bool:
-    """An htmx request for a part of the page (not a boosted link or a history restore)."""
-    htmx = request.htmx
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def form_errors(form) -> str:

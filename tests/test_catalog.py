@@ -363,15 +363,15 @@ def test_home_filters_by_category(client, shelf) -> None:
 @pytest.mark.django_db
 def test_item_page_polls_only_while_processing(client, shelf) -> None:
     pending = Image.objects.get(title="Still pending")
-    status_url = reverse("catalog:image-status", args=[pending.pk])
+    status_url = pending.get_absolute_url()  # htmx polls the item page for its status part
 
     page = client.get(pending.get_absolute_url()).content.decode()
     assert f'hx-get="{status_url}"' in page and 'data-status="pending"' in page
-    fragment = client.get(status_url).content.decode()
+    fragment = client.get(status_url, HTTP_HX_REQUEST="true").content.decode()
     assert fragment.lstrip().startswith('<section id="image-status"') and f'hx-get="{status_url}"' in fragment
 
     Image.objects.filter(pk=pending.pk).update(status=Image.Status.PROCESSING)
-    assert f'hx-get="{status_url}"' in client.get(status_url).content.decode()
+    assert f'hx-get="{status_url}"' in client.get(status_url, HTTP_HX_REQUEST="true").content.decode()
 
     failed = Image.objects.get(title="Broken upload")
     Image.objects.filter(pk=failed.pk).update(error="The image file is damaged or incomplete (truncated).")

@@ -61,8 +61,14 @@ def test_every_item_is_ready_with_tags(catalogue) -> None:
     assert all(image.status == "ready" and image.tags and image.classes for image in catalogue["images"])
 
 
+# The photos' categories here are Pascal names ("dog", "bird"): hybrid mode would find them by
+# text alone, so the quality of the vector side is measured in semantic mode.
+
+
 def test_word_dog_returns_dog_photos_first(api, catalogue) -> None:
-    results = api.get("/api/search/images/", {"q": "dog", "k": 10}).json()["results"]
+    results = api.get("/api/search/images/", {"q": "dog", "k": 10, "match": "semantic"}).json()["results"]
+    hybrid = api.get("/api/search/images/", {"q": "dog", "k": 10}).json()["results"]
+    assert all(hit["text_match"] and catalogue["pascal"][hit["id"]] == "dog" for hit in hybrid)  # the category
     dogs = [hit for hit in results if catalogue["pascal"][hit["id"]] == "dog"]
     assert catalogue["pascal"][results[0]["id"]] == "dog"
     assert len(dogs) >= 8, [hit["title"] for hit in results]
@@ -71,20 +77,24 @@ def test_word_dog_returns_dog_photos_first(api, catalogue) -> None:
 
 
 def test_word_combination_and_unlabelled_words(api, catalogue) -> None:
-    cat_sofa = api.get("/api/search/images/", {"q": "cat sofa", "k": 5}).json()
+    cat_sofa = api.get("/api/search/images/", {"q": "cat sofa", "k": 5, "match": "semantic"}).json()
     assert len(cat_sofa["results"]) == 5 and cat_sofa["unknown_words"] == []
     # "ocean" labels no photo, yet finds sea creatures and boats through word space.
-    ocean = api.get("/api/search/images/", {"q": "ocean", "k": 10}).json()["results"]
+    ocean = api.get("/api/search/images/", {"q": "ocean", "k": 10, "match": "semantic"}).json()["results"]
     sea = {"boat", "other"}
     assert sum(catalogue["pascal"][hit["id"]] in sea for hit in ocean) >= 8
-    minus = api.get("/api/search/images/", {"q": "cat -dog", "k": 10}).json()["results"]
+    minus = api.get("/api/search/images/", {"q": "cat -dog", "k": 10, "match": "semantic"}).json()["results"]
     assert not any(catalogue["pascal"][hit["id"]] == "dog" for hit in minus[:5])
 
 
 def test_minimum_score_and_category_filter(api, catalogue) -> None:
-    strict = api.get("/api/search/images/", {"q": "dog", "k": 50, "min_score": 0.8}).json()["results"]
+    strict = api.get("/api/search/images/", {"q": "dog", "k": 50, "min_score": 0.8, "match": "semantic"}).json()[
+        "results"
+    ]
     assert strict and all(hit["score"] >= 0.8 for hit in strict)
-    birds = api.get("/api/search/images/", {"q": "dog", "k": 20, "category": "bird"}).json()["results"]
+    birds = api.get("/api/search/images/", {"q": "dog", "k": 20, "category": "bird", "match": "semantic"}).json()[
+        "results"
+    ]
     assert len(birds) == 20 and {hit["category"] for hit in birds} == {"bird"}
 
 
