@@ -136,6 +136,7 @@ class ImageResultsSerializer(serializers.Serializer):
     results = HitSerializer(source="hits", many=True)
     unknown_words = serializers.ListField(child=serializers.CharField())
     did_you_mean = serializers.CharField(allow_null=True, help_text="The query with unknown words respelled.")
+    similarity = serializers.CharField(allow_null=True, help_text="How items were compared, for searches by image.")
     focus_class = serializers.IntegerField(allow_null=True)
 
 
@@ -174,8 +175,22 @@ def search_images(request: Request) -> Response:
     return image_results_response(request, lambda filters, _: modes.images_for_words(data["q"], filters, data["match"]))
 
 
+class SimilaritySerializer(serializers.Serializer):
+    similarity = serializers.ChoiceField(
+        choices=modes.Similarity.choices,
+        default=modes.Similarity.BLEND,
+        help_text="visual: looks like (CNN features); meaning: same kind of thing (WordNet); blend: both.",
+    )
+
+
+def similarity(request: Request) -> str:
+    query = SimilaritySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data["similarity"]
+
+
 @extend_schema(
-    parameters=[SearchFiltersSerializer],
+    parameters=[SearchFiltersSerializer, SimilaritySerializer],
     request={"multipart/form-data": inline_serializer("PhotoUpload", {"file": serializers.FileField()})},
     responses=ImageResultsSerializer,
 )
@@ -189,18 +204,20 @@ def search_by_photo(request: Request) -> Response:
     if upload is None:
         raise QueryError("Send the photo as the multipart field `file`.")
     picture = open_image(read_upload(upload, max_bytes=settings.MAX_UPLOAD_BYTES), max_pixels=settings.MAX_IMAGE_PIXELS)
+    how = similarity(request)
     return image_results_response(
-        request, lambda filters, focus: modes.similar_to_photo(picture, filters, focus_class=focus)
+        request, lambda filters, focus: modes.similar_to_photo(picture, filters, focus_class=focus, similarity=how)
     )
 
 
-@extend_schema(parameters=[SearchFiltersSerializer], responses=ImageResultsSerializer)
+@extend_schema(parameters=[SearchFiltersSerializer, SimilaritySerializer], responses=ImageResultsSerializer)
 @api_view(["GET"])
 def similar_items(request: Request, pk: int) -> Response:
     """More like this: items similar to a catalogue item, optionally focused on one ImageNet class."""
     image = get_object_or_404(Image.objects.select_related("category"), pk=pk)
+    how = similarity(request)
     return image_results_response(
-        request, lambda filters, focus: modes.similar_items(image, filters, focus_class=focus)
+        request, lambda filters, focus: modes.similar_items(image, filters, focus_class=focus, similarity=how)
     )
 
 

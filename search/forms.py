@@ -72,12 +72,18 @@ class WordSearchForm(FiltersForm):
 
 class FocusForm(FiltersForm):
     focus_class = FocusClassField(label="Focus on a class", required=False)
+    similarity = forms.ChoiceField(
+        label="Compare by", choices=modes.Similarity.choices, required=False, widget=forms.RadioSelect
+    )
+
+    def similarity_mode(self) -> str:
+        return self.cleaned_data.get("similarity") or modes.Similarity.BLEND
 
 
 class PhotoSearchForm(FocusForm):
     file = forms.FileField(label="Photo", widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
 
-    field_order = ["file", "category", "focus_class", "k", "min_score"]
+    field_order = ["file", "similarity", "category", "focus_class", "k", "min_score"]
 
     def clean_file(self) -> PILImage.Image:
         """The decoded photo (nothing is stored): the size limit, then the one image opener."""

@@ -16,6 +16,7 @@ from pgvector.django import VectorField
 class EmbeddingSpace(models.Model):
     class Kind(models.TextChoices):
         IMAGE = "image", "Image features"
+        MEANING = "meaning", "Image meaning (WordNet class mass)"
         WORD = "word", "Word vectors"
         JOINT = "joint", "Images in word space"
 

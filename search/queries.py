@@ -9,8 +9,9 @@ import numpy as np
 from django.conf import settings
 from PIL import Image as PILImage
 
-from ml.conse import conse_vectors
+from ml.conse import conse_vectors, softmax
 from ml.imagenet import check_class_index
+from ml.meaning import class_meaning, wordnet_mass
 from search import selectors
 from search.encoders import encoder
 from search.models import EmbeddingSpace, ImageEmbedding
@@ -89,19 +90,45 @@ def stored_vector(image_id: int, space: EmbeddingSpace) -> np.ndarray | None:
 
 
 @dataclass
-class PhotoQuery:
+class ImageQuery:
+    """A query image in each space: CNN features, meaning (WordNet mass) and word-space vector."""
+
     features: np.ndarray
+    meaning: np.ndarray | None
     joint: np.ndarray | None
 
 
-def photo_query(picture: PILImage.Image, image_space: EmbeddingSpace, joint_space: EmbeddingSpace | None) -> PhotoQuery:
+def item_query(
+    image_id: int, image_space: EmbeddingSpace, meaning_space: EmbeddingSpace | None, joint_space: EmbeddingSpace | None
+) -> ImageQuery:
+    """A catalogue item's stored vectors; QueryError if it has not been processed."""
+    features = stored_vector(image_id, image_space)
+    if features is None:
+        raise QueryError("This item has not been processed yet, so it cannot be compared.")
+    return ImageQuery(
+        features=features,
+        meaning=stored_vector(image_id, meaning_space) if meaning_space else None,
+        joint=stored_vector(image_id, joint_space) if joint_space else None,
+    )
+
+
+def photo_query(picture: PILImage.Image, image_space: EmbeddingSpace, joint_space: EmbeddingSpace | None) -> ImageQuery:
     """Run a visitor's photo through the encoder of the active image space (in the request)."""
     encoding = encoder(image_space.model).encode([picture])
     joint = None
     if joint_space is not None and joint_space.word_space is not None:
         word_space = joint_space.word_space
         joint = conse_vectors(encoding.logits, selectors.class_vectors(word_space), settings.CONSE_TOP_T)[0]
-    return PhotoQuery(features=encoding.features[0], joint=joint)
+    return ImageQuery(features=encoding.features[0], meaning=wordnet_mass(softmax(encoding.logits))[0], joint=joint)
+
+
+def focused_meaning(class_index: int) -> np.ndarray:
+    """Focus in the meaning space: the meaning of the focus class itself (the cat, its kind of
+    animal, ...), so that "same kind of thing" means the same kind as the focused object."""
+    try:
+        return class_meaning(check_class_index(class_index))
+    except ValueError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def focus_weights(image_space: EmbeddingSpace, class_index: int) -> np.ndarray:

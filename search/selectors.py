@@ -147,13 +147,14 @@ class Hit:
     text_match: bool = False  # its title, category, description or tags matched the words
 
 
-def _distance(space: EmbeddingSpace, weights: np.ndarray | None) -> tuple[str, list]:
-    """The distance expression (as in the space's index, so PostgreSQL can use it) and its params."""
+def _distance(space: EmbeddingSpace, weights: np.ndarray | None, column: str = "e.embedding") -> tuple[str, list]:
+    """The distance expression (as in the space's index, so PostgreSQL can use it) and its params,
+    less the query vector's, which comes last."""
     if weights is not None:
         # Class-focused similarity: both sides reweighted elementwise; exact, no index.
         cast = f"::vector({space.dims})"
-        return f"(((e.embedding{cast}) * %s{cast}) <=> %s{cast})", [vectors.literal(weights)]
-    return f"({vectors.typed(space, 'e.embedding')} <=> {vectors.typed_param(space)})", []
+        return f"((({column}{cast}) * %s{cast}) <=> %s{cast})", [vectors.literal(weights)]
+    return f"({vectors.typed(space, column)} <=> {vectors.typed_param(space)})", []
 
 
 def nearest_images_sql(
@@ -217,6 +218,50 @@ def nearest_images(space: EmbeddingSpace, query: np.ndarray, *, k: int, **filter
     """Ready items nearest to `query` in `space`, with all filters in the same SQL query
     (keyword arguments as for `nearest_images_sql`)."""
     return _hits(*nearest_images_sql(space, query, k=k, **filters))
+
+
+@dataclass(frozen=True)
+class Side:
+    """One space's part of a blended similarity: its query vector, focus weights and share."""
+
+    space: EmbeddingSpace
+    query: np.ndarray
+    share: float
+    weights: np.ndarray | None = None
+
+
+def blended_images(
+    sides: list[Side],
+    *,
+    k: int,
+    category_id: int | None = None,
+    exclude_id: int | None = None,
+    min_score: float | None = None,
+) -> list[Hit]:
+    """Items ranked by the share-weighted sum of their cosine similarities in several spaces, in
+    one SQL query: each space's index gives candidates, the union is re-ranked exactly."""
+    candidates = max(4 * k, 50)
+    ctes, joins, scores, params, score_params = [], [], [], [], []
+    for n, side in enumerate(sides):
+        sql, side_params = nearest_images_sql(
+            side.space, side.query, k=candidates, category_id=category_id, exclude_id=exclude_id, weights=side.weights
+        )
+        ctes.append(f"side{n} AS ({sql})")
+        params += side_params
+        joins.append(f"JOIN search_imageembedding e{n} ON e{n}.image_id = c.image_id AND e{n}.space_id = %s")
+        distance, distance_params = _distance(side.space, side.weights, f"e{n}.embedding")
+        query = side.query * side.weights if side.weights is not None else side.query
+        scores.append(f"%s * (1 - {distance})")
+        score_params += [side.share, *distance_params, vectors.literal(query)]
+    union = " UNION ".join(f"SELECT image_id FROM side{n}" for n in range(len(sides)))
+    score = " + ".join(scores)
+    floor, floor_params = ("WHERE score >= %s", [min_score]) if min_score is not None else ("", [])
+    sql = (
+        f"WITH {', '.join(ctes)}, candidates AS ({union})"
+        f" SELECT image_id, score FROM (SELECT c.image_id, {score} AS score FROM candidates c {' '.join(joins)}) scored"
+        f" {floor} ORDER BY score DESC, image_id LIMIT %s"
+    )
+    return _hits(sql, [*params, *score_params, *[side.space.pk for side in sides], *floor_params, k])
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from django.db import connection, transaction
 from pgvector.psycopg import register_vector
 from PIL import Image as PILImage
 
-from ml.conse import conse_vectors, top_classes
+from ml.conse import conse_vectors, softmax, top_classes
 from ml.encoding import ImageEncoder
 from ml.imagenet import CLASS_NAMES
+from ml.meaning import MASS_DIMS, wordnet_mass
 from ml.words import GLOVE_6B_50D_SOURCE, is_tag_word, load_glove_6b_50d
 from search import selectors, vectors
 from search.encoders import current_encoder
@@ -163,15 +164,19 @@ def ensure_default_word_space(progress: Callable[[int], None] | None = None) -> 
 @dataclass(frozen=True)
 class ImageSpaces:
     image: EmbeddingSpace
+    meaning: EmbeddingSpace
     joint: EmbeddingSpace
 
     def all(self) -> list[EmbeddingSpace]:
-        return [self.image, self.joint]
+        return [self.image, self.meaning, self.joint]
 
 
 def ensure_image_spaces(encoder: ImageEncoder) -> ImageSpaces:
     word_space = selectors.active_space(Kind.WORD) or ensure_default_word_space()
     image = register_space(name=encoder.name, kind=Kind.IMAGE, model=encoder.name, dims=encoder.feature_dims)
+    meaning = register_space(
+        name=f"{encoder.name}/wordnet", kind=Kind.MEANING, model=f"WordNet mass over {encoder.name}", dims=MASS_DIMS
+    )
     joint = register_space(
         name=f"conse/{encoder.name}/{word_space.name}",
         kind=Kind.JOINT,
@@ -179,7 +184,7 @@ def ensure_image_spaces(encoder: ImageEncoder) -> ImageSpaces:
         dims=word_space.dims,
         word_space=word_space,
     )
-    return ImageSpaces(image=image, joint=joint)
+    return ImageSpaces(image=image, meaning=meaning, joint=joint)
 
 
 @dataclass(frozen=True)
@@ -196,10 +201,12 @@ def index_images(image_ids: list[int], pictures: list[PILImage.Image]) -> dict[i
     encoding = encoder.encode(pictures)
     word_space = spaces.joint.word_space
     joint = conse_vectors(encoding.logits, selectors.class_vectors(word_space), settings.CONSE_TOP_T)
+    meaning = wordnet_mass(softmax(encoding.logits))
     rows = []
     for row, image_id in enumerate(image_ids):
         rows += [
             ImageEmbedding(image_id=image_id, space=spaces.image, embedding=encoding.features[row]),
+            ImageEmbedding(image_id=image_id, space=spaces.meaning, embedding=meaning[row]),
             ImageEmbedding(image_id=image_id, space=spaces.joint, embedding=joint[row]),
         ]
     with transaction.atomic():

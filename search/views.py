@@ -67,7 +67,10 @@ def photo_search(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 results = modes.similar_to_photo(
-                    form.cleaned_data["file"], form.filters(), focus_class=form.cleaned_data["focus_class"]
+                    form.cleaned_data["file"],
+                    form.filters(),
+                    focus_class=form.cleaned_data["focus_class"],
+                    similarity=form.similarity_mode(),
                 )
             except QueryError as exc:
                 error = str(exc)
@@ -88,7 +91,9 @@ def similar_items(request: HttpRequest, pk: int) -> HttpResponse:
         error = form_errors(form)
     else:
         try:
-            results = modes.similar_items(image, form.filters(), focus_class=form.cleaned_data["focus_class"])
+            results = modes.similar_items(
+                image, form.filters(), focus_class=form.cleaned_data["focus_class"], similarity=form.similarity_mode()
+            )
         except QueryError as exc:
             error = str(exc)
     context = {
@@ -99,6 +104,7 @@ def similar_items(request: HttpRequest, pk: int) -> HttpResponse:
         "focus_class": results.focus_class if results else None,
         "focus_text": class_option(results.focus_class) if results and results.focus_class is not None else "",
         "top_classes": image.classes[:5],
+        "similarity_choices": modes.Similarity.choices,
     }
     return render_search(request, "search/similar.html", context)
 

@@ -47,6 +47,30 @@ def test_browse_to_an_item_and_more_like_this(page: Page, site, demo_catalogue) 
     page.screenshot(path=str(SCREENSHOTS / "similar.png"), full_page=True)
 
 
+def shown(page: Page, container: str) -> list[tuple[str, str]]:
+    cards = page.locator(f"{container} .card")
+    return [(card.get_attribute("data-image-id"), card.locator(".score").inner_text()) for card in cards.all()]
+
+
+def test_switching_how_items_are_compared_on_an_item_page(page: Page, site, demo_catalogue) -> None:
+    chelsea = demo_catalogue["chelsea"]
+    page.goto(f"{site.url}{chelsea.get_absolute_url()}")
+    preview = page.locator(".similar-preview")
+    expect(preview.locator(".card")).to_have_count(3)
+    expect(preview.locator('.similarity-choice [aria-current="true"]')).to_have_text("Both")
+    both = shown(page, ".similar-preview")
+
+    preview.get_by_role("link", name="Looks like").click()  # htmx swaps the preview in place
+    expect(preview.locator('.similarity-choice [aria-current="true"]')).to_have_text("Looks like")
+    expect(page).to_have_url(f"{site.url}{chelsea.get_absolute_url()}")
+    looks = shown(page, ".similar-preview")
+    preview.get_by_role("link", name="Same kind of thing").click()
+    expect(preview.locator('.similarity-choice [aria-current="true"]')).to_have_text("Same kind of thing")
+    kind = shown(page, ".similar-preview")
+    assert len({tuple(both), tuple(looks), tuple(kind)}) == 3, (both, looks, kind)  # each mode ranks differently
+    page.screenshot(path=str(SCREENSHOTS / "similarity.png"), full_page=True)
+
+
 def test_header_search_box_finds_the_cat(page: Page, site, demo_catalogue) -> None:
     chelsea = demo_catalogue["chelsea"]
     page.set_viewport_size({"width": 1280, "height": 900})

@@ -87,7 +87,7 @@ def test_staff_upload_is_processed_by_the_worker(
             assert max(thumbnail.size) <= 480 and max(thumbnail.size) >= 400
         assert image.classes and image.tags
         assert {c["label"] for c in image.classes[:3]} & CAT_CLASSES
-        assert image.embeddings.count() == 2  # image features, class probabilities, words
+        assert image.embeddings.count() == 3  # image features, meaning, word space
     finally:
         for stored in (image.original, image.thumbnail):
             if stored:
@@ -167,7 +167,7 @@ def test_corrupted_original_fails_its_item_only(word_space, media) -> None:
     assert bad.status == Image.Status.FAILED
     assert "damaged or incomplete" in bad.error
     assert not bad.embeddings.exists()
-    assert good.status == Image.Status.READY and good.embeddings.count() == 2
+    assert good.status == Image.Status.READY and good.embeddings.count() == 3
 
 
 @pytest.mark.django_db

@@ -18,6 +18,7 @@ from skimage import data
 
 from catalog import services
 from catalog.models import Category, Image
+from ml.meaning import MASS_DIMS
 from ml.torch_encoders import VGG16Encoder
 from ml.words import STOP_WORDS, is_tag_word
 from search import indexing, selectors, tasks, vectors
@@ -85,10 +86,14 @@ def test_one_vector_per_active_space_and_reprocessing_replaces_them(processed) -
     spaces = ensure_image_spaces(current_encoder())
     active = {
         space.pk: space
-        for space in EmbeddingSpace.objects.filter(kind__in=[Kind.IMAGE, Kind.JOINT], state=State.ACTIVE)
+        for space in EmbeddingSpace.objects.filter(kind__in=[Kind.IMAGE, Kind.MEANING, Kind.JOINT], state=State.ACTIVE)
     }
     assert {space.pk for space in spaces.all()} <= set(active)
-    assert (spaces.image.dims, spaces.joint.dims) == (1280, spaces.joint.word_space.dims)
+    assert (spaces.image.dims, spaces.meaning.dims, spaces.joint.dims) == (
+        1280,
+        MASS_DIMS,
+        spaces.joint.word_space.dims,
+    )
 
     before = embedding_rows(images)
     assert sorted((image, space) for image, space, _, _ in before) == sorted(
@@ -343,7 +348,7 @@ def test_reembed_queues_items_for_the_worker(committed_db, celery_worker, wait_u
         for image in (cat, cup):
             wait_until_settled(image)
             assert image.status == Image.Status.READY and image.error == ""
-            assert image.embeddings.count() == 2 and image.tags
+            assert image.embeddings.count() == 3 and image.tags
     finally:
         for image in Image.objects.all():
             for stored in (image.original, image.thumbnail):

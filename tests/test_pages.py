@@ -110,7 +110,8 @@ def test_photo_page_needs_the_csrf_token() -> None:
 
 def test_more_like_this_excludes_the_item_and_focus_changes_the_ranking(client, demo_catalogue) -> None:
     chelsea = demo_catalogue["chelsea"]
-    plain = client.get(f"/search/similar/{chelsea.pk}/")
+    # Visual similarity: on four demo photos the meaning side agrees whatever the focus.
+    plain = client.get(f"/search/similar/{chelsea.pk}/", {"similarity": "visual"})
     assert plain.status_code == 200
     plain_hits = hits(plain)
     assert plain_hits and chelsea.pk not in [pk for pk, _ in plain_hits]
@@ -118,13 +119,16 @@ def test_more_like_this_excludes_the_item_and_focus_changes_the_ranking(client, 
     for item in chelsea.classes[:5]:
         assert f"?focus_class={item['index']}" in html
     focus = chelsea.classes[0]["index"]
-    focused = client.get(f"/search/similar/{chelsea.pk}/", {"focus_class": focus})
+    focused = client.get(f"/search/similar/{chelsea.pk}/", {"focus_class": focus, "similarity": "visual"})
     assert focused.status_code == 200
     assert f"Focused on the class <strong>{chelsea.classes[0]['label']}</strong>" in focused.content.decode()
     # The ranking itself must change, not only the scores.
     assert [pk for pk, _ in hits(focused)] != [pk for pk, _ in plain_hits]
     # A class typed by name, as the autocomplete suggests it, is the same search.
-    by_name = client.get(f"/search/similar/{chelsea.pk}/", {"focus_class": f"{chelsea.classes[0]['label']} ({focus})"})
+    by_name = client.get(
+        f"/search/similar/{chelsea.pk}/",
+        {"focus_class": f"{chelsea.classes[0]['label']} ({focus})", "similarity": "visual"},
+    )
     assert hits(by_name) == hits(focused)
 
 

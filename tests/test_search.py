@@ -16,6 +16,8 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 from rest_framework.test import APIClient
 
+from search import queries, selectors
+from search.models import EmbeddingSpace
 from tests.conftest import DEMO_LOADERS, DEV_DATASET, add_processed_images, clear_catalogue, jpeg, png_bytes
 
 
@@ -98,14 +100,48 @@ def test_minimum_score_and_category_filter(api, catalogue) -> None:
     assert len(birds) == 20 and {hit["category"] for hit in birds} == {"bird"}
 
 
-def test_flipped_cropped_copy_finds_its_original_first(api, catalogue) -> None:
+@pytest.mark.parametrize("similarity", ["visual", "meaning", "blend"])
+def test_flipped_cropped_copy_finds_its_original_first(api, catalogue, similarity) -> None:
     for row in catalogue["rows"][::50]:  # ten photos across the classes
         picture = ImageOps.mirror(PILImage.open(DEV_DATASET / row["file"]).convert("RGB"))
         width, height = picture.size
         cropped = picture.crop((width // 10, height // 10, width - width // 10, height - height // 12))
-        response = api.post("/api/search/by-photo/?k=3", {"file": io.BytesIO(jpeg(cropped))}, format="multipart")
+        url = f"/api/search/by-photo/?k=3&similarity={similarity}"
+        response = api.post(url, {"file": io.BytesIO(jpeg(cropped))}, format="multipart")
         assert response.status_code == 200
+        assert response.json()["similarity"] == similarity
         assert response.json()["results"][0]["id"] == catalogue["by_file"][row["file"]].pk, row["file"]
+
+
+def precision_within_pascal_categories(api, catalogue, similarity: str) -> float:
+    """Mean precision@10 of "more like this" over the dev photos that have a Pascal category:
+    the share of the ten results in the query's category."""
+    precisions = []
+    for row in catalogue["rows"]:
+        if not row["pascal_category"]:
+            continue
+        item = catalogue["by_file"][row["file"]]
+        response = api.get(f"/api/search/similar/{item.pk}/", {"k": 10, "similarity": similarity})
+        hits = response.json()["results"]
+        assert len(hits) == 10 and response.json()["similarity"] == similarity
+        precisions.append(sum(catalogue["pascal"][hit["id"]] == row["pascal_category"] for hit in hits) / 10)
+    return sum(precisions) / len(precisions)
+
+
+def test_more_like_this_by_meaning_finds_the_same_kind_of_thing(api, catalogue) -> None:
+    """Measured on the 120 dev photos with a Pascal category (dog 59, bird 30, boat 10, ...):
+    the blend must reach 0.80, and visual mode is the plain feature index, as before."""
+    modes = ("visual", "meaning", "blend")
+    precision = {mode: precision_within_pascal_categories(api, catalogue, mode) for mode in modes}
+    print("precision@10 within Pascal categories:", precision)
+    assert precision["blend"] >= 0.80 and precision["meaning"] >= 0.80, precision
+    assert precision["visual"] < 0.65, precision  # looks alike is not the same kind of thing
+    image_space = selectors.active_space(EmbeddingSpace.Kind.IMAGE)
+    for item in catalogue["images"][::60]:
+        response = api.get(f"/api/search/similar/{item.pk}/", {"similarity": "visual"})
+        features = queries.stored_vector(item.pk, image_space)
+        plain = selectors.nearest_images(image_space, features, k=24, exclude_id=item.pk)
+        assert [hit["id"] for hit in response.json()["results"]] == [hit.image.pk for hit in plain]
 
 
 def test_focus_on_a_class_pulls_results_towards_it(api, catalogue) -> None:

@@ -55,4 +55,4 @@ def test_a_batch_whose_worker_process_is_killed_is_redelivered_and_completes(com
     log = (BASE_DIR / ".local" / "redelivery-worker.log").read_text()
     assert "WorkerLostError" in log or "signal 9" in log
     for image in Image.objects.filter(pk__in=ids):
-        assert image.thumbnail and image.tags and image.embeddings.count() == 2
+        assert image.thumbnail and image.tags and image.embeddings.count() == 3
