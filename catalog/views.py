@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from catalog import selectors
-from catalog.models import Category, Image
+from catalog.models import Category
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -17,11 +17,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    image = get_object_or_404(Image.objects.select_related("category"), pk=pk)
+    """An item; pending and failed ones (with their error) only for staff."""
+    image = get_object_or_404(selectors.images_visible_to(request.user), pk=pk)
     return render(request, "catalog/image_detail.html", {"image": image})
 
 
 def image_status(request: HttpRequest, pk: int) -> HttpResponse:
     """The live-updating part of the item page (polled by htmx until the item settles)."""
-    image = get_object_or_404(Image.objects.select_related("category"), pk=pk)
+    image = get_object_or_404(selectors.images_visible_to(request.user), pk=pk)
     return render(request, "catalog/_image_status.html", {"image": image})
