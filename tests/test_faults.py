@@ -237,8 +237,8 @@ def gunicorn() -> Iterator[str]:
 
 def _answers(url: str) -> bool:
     try:
-        return requests.get(url, timeout=2).status_code < 500
-    except requests.ConnectionError:
+        return requests.get(url, timeout=10).status_code < 500
+    except requests.RequestException:  # not listening yet, or still loading on a busy machine
         return False
 
 
