@@ -7,7 +7,10 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from catalog import selectors
 from catalog.models import Image
+
+ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
 
 
 class ImageSerializer(serializers.ModelSerializer):
@@ -46,13 +49,21 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     serializer_class = ImageSerializer
 
     def get_queryset(self):
-        images = Image.objects.select_related("category")
+        # Visitors see ready items only; staff also pending and failed ones, with their error.
+        images = selectors.images_visible_to(self.request.user)
         if self.action == "list":
             images = images.filter(status=Image.Status.READY)
             if category := self.request.query_params.get("category"):
                 images = images.filter(category__slug=category)
         return images
 
-    @extend_schema(parameters=[OpenApiParameter("category", str, description="Category slug")])
+    @extend_schema(responses={200: ImageSerializer, 400: ERROR, 404: ERROR})
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("category", str, description="Category slug")],
+        responses={200: ImageSerializer(many=True), 400: ERROR, 404: ERROR},
+    )
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)

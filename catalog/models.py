@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 
 
@@ -15,6 +16,9 @@ class Category(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "categories"
+        # Names are looked up case-insensitively, so two uploads naming "Cats" and "cats" at once
+        # must not create two categories.
+        constraints = [models.UniqueConstraint(Lower("name"), name="category_name_unique_ignoring_case")]
 
     def __str__(self) -> str:
         return self.name
@@ -45,6 +49,12 @@ class Image(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
     error = models.TextField(blank=True)
+    # The claim of the task run processing the item (Celery task id): one run at a time. A run that
+    # ends in any way releases it; a claim left behind means the run's worker died.
+    claimed_by = models.CharField(max_length=64, blank=True, editable=False, default="", db_default="")
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Runs of this item alone whose worker died (killed, out of memory, time limit).
+    interruptions = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
     # What the encoder saw, kept for display: [{"index", "label", "probability"}] and [{"word", "score"}].
     classes = models.JSONField(default=list, blank=True)
     tags = models.JSONField(default=list, blank=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 
@@ -31,3 +33,34 @@ def visible_images(*, category: Category | None = None) -> QuerySet[Image]:
 
 def catalogue_page(*, category: Category | None, page: int | str | None) -> Page:
     return Paginator(visible_images(category=category), PAGE_SIZE).get_page(page)
+
+
+def images_visible_to(user) -> QuerySet[Image]:
+    """Single items as a user may open them: staff see every state (and the error text), visitors
+    only ready items."""
+    images = Image.objects.select_related("category")
+    return images if getattr(user, "is_staff", False) else images.filter(status=Image.Status.READY)
+
+
+# --- Operations ---------------------------------------------------------------------------
+
+
+def status_counts() -> dict[str, int]:
+    counts = dict(Image.objects.values_list("status").annotate(n=Count("pk")).order_by())
+    return {status: counts.get(status, 0) for status in Image.Status.values}
+
+
+def failed_images(limit: int | None = 100) -> QuerySet[Image]:
+    return Image.objects.filter(status=Image.Status.FAILED).select_related("category").order_by("-updated_at")[:limit]
+
+
+def items_to_requeue(*, pending_before: datetime | None, stale_before: datetime) -> list[int]:
+    """Items that no queued task or live run will finish: processing ones whose claim went stale
+    (their run's worker died) and, when `pending_before` is given, pending ones waiting since
+    before it (their task never reached the broker, or was lost with it)."""
+    lost = Q(status=Image.Status.PROCESSING, claimed_at__lt=stale_before)
+    if pending_before is not None:
+        lost |= Q(
+            status__in=[Image.Status.PENDING, Image.Status.PROCESSING], claimed_by="", updated_at__lt=pending_before
+        )
+    return list(Image.objects.filter(lost).order_by("pk").values_list("pk", flat=True))

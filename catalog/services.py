@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import PurePath
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.text import slugify
 
 from catalog.models import Category, Image
-from ml.images import InvalidImage, open_image, read_upload
+from ml.images import InvalidImage, decode_image, read_upload
 
 
 class DuplicateImage(Exception):
@@ -27,16 +30,24 @@ class DuplicateImage(Exception):
 
 
 def get_or_create_category(name: str) -> Category:
+    """The category called `name` (any case), created if missing; safe when two requests race
+    (the database refuses a second name that differs only in case, or a taken slug)."""
     name = name.strip()
-    category = Category.objects.filter(name__iexact=name).first()
-    if category:
-        return category
-    base = slugify(name)[:120] or "category"
-    slug, n = base, 1
-    while Category.objects.filter(slug=slug).exists():
-        n += 1
-        slug = f"{base}-{n}"
-    return Category.objects.create(name=name, slug=slug)
+    for _ in range(5):
+        category = Category.objects.filter(name__iexact=name).first()
+        if category:
+            return category
+        base = slugify(name)[:120] or "category"
+        slug, n = base, 1
+        while Category.objects.filter(slug=slug).exists():
+            n += 1
+            slug = f"{base}-{n}"
+        try:
+            with transaction.atomic():
+                return Category.objects.create(name=name, slug=slug)
+        except IntegrityError:
+            continue  # created (or its slug taken) meanwhile: look again
+    raise IntegrityError(f"Could not create the category {name!r}.")
 
 
 def title_from_filename(filename: str) -> str:
@@ -55,9 +66,11 @@ def create_image(
 ) -> Image:
     """Validate the bytes, store the file and add a pending item (the caller queues its processing).
 
-    Raises InvalidImage (not an image, damaged, too large) or DuplicateImage.
+    The file is stored as `<sha256>.<extension of the detected format>`, whatever the uploader
+    called it. Raises InvalidImage (not an image, damaged, too large, a format we don't accept) or
+    DuplicateImage, also when an upload of the same bytes wins a race (its file is removed).
     """
-    picture = open_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
+    decoded = decode_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
     digest = hashlib.sha256(data).hexdigest()
     existing = Image.objects.filter(sha256=digest).first()
     if existing:
@@ -68,11 +81,19 @@ def create_image(
         category=category,
         sha256=digest,
         uploaded_by=uploaded_by if getattr(uploaded_by, "is_authenticated", False) else None,
-        width=picture.width,
-        height=picture.height,
+        width=decoded.picture.width,
+        height=decoded.picture.height,
     )
-    image.original.save(PurePath(filename).name or "upload", ContentFile(data), save=False)
-    image.save()
+    image.original.save(f"{digest}.{decoded.extension}", ContentFile(data), save=False)
+    try:
+        with transaction.atomic():
+            image.save()
+    except Exception as exc:
+        image.original.delete(save=False)  # no file without its row
+        winner = Image.objects.filter(sha256=digest).first() if isinstance(exc, IntegrityError) else None
+        if winner:
+            raise DuplicateImage(winner) from None
+        raise
     refresh_search_documents(image_ids=[image.pk])
     return image
 
@@ -135,20 +156,63 @@ def refresh_search_documents(*, image_ids: list[int] | None = None, category: Ca
 # --- States -------------------------------------------------------------------------------
 # Ready items stay ready (and searchable) while they are processed again.
 
+UNCLAIMED = {"claimed_by": "", "claimed_at": None}
 
-def start_processing(image_ids: list[int]) -> list[Image]:
-    """The items of a batch, marked processing unless they are ready already."""
+
+@dataclass
+class Claim:
+    images: list[Image]  # the items this run may process
+    interrupted: bool  # an earlier run left its claim on some of them: its worker died
+
+
+def claim_for_processing(image_ids: list[int], *, run: str, include_ready: bool = False) -> Claim:
+    """Claim the items of a batch for one run (a Celery task id), so that two runs never process
+    one item. Items claimed by another live run, or ready when `include_ready` is off, are left out.
+    A claim can be retaken by the same run (the task redelivered after its worker died) or once it
+    is older than PROCESSING_STALE_AFTER; both mean an earlier run never finished."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.PROCESSING_STALE_AFTER)
+    with transaction.atomic():
+        candidates = (
+            Image.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=image_ids)
+            .filter(Q(claimed_by="") | Q(claimed_by=run) | Q(claimed_at__lt=stale))
+        )
+        if not include_ready:
+            candidates = candidates.exclude(status=Image.Status.READY)
+        rows = list(candidates.values_list("pk", "claimed_by"))
+        ids = [pk for pk, _ in rows]
+        Image.objects.filter(pk__in=ids).update(claimed_by=run, claimed_at=now)
+    images = list(Image.objects.filter(pk__in=ids).select_related("category").order_by("pk"))
+    return Claim(images=images, interrupted=any(claimed for _, claimed in rows))
+
+
+def start_processing(image_ids: list[int]) -> None:
+    """Claimed items whose processing starts now: processing unless they are ready already."""
     Image.objects.filter(pk__in=image_ids).exclude(status=Image.Status.READY).update(
-        status=Image.Status.PROCESSING, error=""
+        status=Image.Status.PROCESSING, error="", updated_at=timezone.now()
     )
-    return list(Image.objects.filter(pk__in=image_ids).select_related("category"))
+
+
+def release(image_ids: list[int], *, run: str) -> None:
+    """A run gives its items back unprocessed (to be queued again): not ready ones are pending."""
+    claimed = Image.objects.filter(pk__in=image_ids, claimed_by=run)
+    claimed.exclude(status=Image.Status.READY).update(status=Image.Status.PENDING, updated_at=timezone.now())
+    claimed.update(**UNCLAIMED)
+
+
+def note_interruption(image_id: int) -> int:
+    """Count a run of this item alone whose worker died; returns the count so far."""
+    Image.objects.filter(pk=image_id).update(interruptions=F("interruptions") + 1)
+    return Image.objects.values_list("interruptions", flat=True).get(pk=image_id)
 
 
 def mark_failed(image_ids: list[int], message: str) -> None:
     """Fail items that are not ready, with a message for the admin; no item stays processing."""
     Image.objects.filter(pk__in=image_ids).exclude(status=Image.Status.READY).update(
-        status=Image.Status.FAILED, error=message[:2000]
+        status=Image.Status.FAILED, error=message[:2000], updated_at=timezone.now()
     )
+    Image.objects.filter(pk__in=image_ids).update(interruptions=0, **UNCLAIMED)
 
 
 def mark_ready(image: Image, *, size: tuple[int, int], thumbnail: bytes, classes: list, tags: list) -> None:
@@ -158,7 +222,13 @@ def mark_ready(image: Image, *, size: tuple[int, int], thumbnail: bytes, classes
     image.width, image.height = size
     image.classes, image.tags = classes, tags
     image.status, image.error = Image.Status.READY, ""
-    image.save(update_fields=["thumbnail", "width", "height", "classes", "tags", "status", "error", "updated_at"])
+    image.claimed_by, image.claimed_at, image.interruptions = "", None, 0
+    image.save(
+        update_fields=[
+            "thumbnail", "width", "height", "classes", "tags", "status", "error",
+            "claimed_by", "claimed_at", "interruptions", "updated_at",
+        ]
+    )  # fmt: skip
     refresh_search_documents(image_ids=[image.pk])  # its tags are searchable text too
     if old_thumbnail and old_thumbnail != image.thumbnail.name:
         storage = image.thumbnail.storage
@@ -168,5 +238,5 @@ def mark_ready(image: Image, *, size: tuple[int, int], thumbnail: bytes, classes
 def reset_for_processing(image_ids: list[int]) -> None:
     """Items about to be processed again: failed or stuck ones go back to pending."""
     Image.objects.filter(pk__in=image_ids).exclude(status=Image.Status.READY).update(
-        status=Image.Status.PENDING, error=""
+        status=Image.Status.PENDING, error="", updated_at=timezone.now()
     )

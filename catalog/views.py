@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, render
 
 from catalog import selectors
 from catalog.htmx import wants_partial
-from catalog.models import Category, Image
+from catalog.models import Category
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -37,7 +37,8 @@ def categories(request: HttpRequest) -> HttpResponse:
 
 
 def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """The item page; htmx polls it for the live status part until the item settles."""
-    image = get_object_or_404(Image.objects.select_related("category"), pk=pk)
+    """The item page (pending and failed items, with their error, only for staff); htmx polls it
+    for the live status part until the item settles."""
+    image = get_object_or_404(selectors.images_visible_to(request.user), pk=pk)
     template = "catalog/_image_status.html" if wants_partial(request) else "catalog/image_detail.html"
     return render(request, template, {"image": image})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -18,5 +21,28 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response({"detail": str(exc)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, InvalidImage | QueryError):
         return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-    # Validation errors, throttling, authentication and permissions: DRF's own answers.
-    return exception_handler(exc, context)
+    # Validation errors, throttling, authentication and permissions: DRF's own answers, each with
+    # a `detail` message (validation errors also keep their per-field messages).
+    response = exception_handler(exc, context)
+    if response is not None and isinstance(exc, ValidationError):
+        response.data = {
+            "detail": _summary(response.data),
+            **(response.data if isinstance(response.data, dict) else {}),
+        }
+    return response
+
+
+def _summary(errors: object, field: str = "") -> str:
+    """One readable line from DRF's nested validation errors: "file: No file was submitted." """
+    if isinstance(errors, dict):
+        return " ".join(_summary(value, name if name != "non_field_errors" else "") for name, value in errors.items())
+    if isinstance(errors, list):
+        return " ".join(_summary(value, field) for value in errors)
+    return f"{field}: {errors}" if field else str(errors)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Addresses that match no URL: JSON under /api/, like every other API answer."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.health.HealthCheckMiddleware",  # /healthz: before the host check and the HTTPS redirect
+    "config.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -99,13 +100,37 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL", LOCAL_SERVERS.get("REDIS_URL") or "")
 if not REDIS_URL:
     raise ImproperlyConfigured("Set REDIS_URL, or start the project's own servers with `./dev services`.")
+
+
+def redis_db(url: str, db: int) -> str:
+    """The same Redis server, another database number."""
+    return f"{url.rsplit('/', 1)[0]}/{db}"
+
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-image leaves the task for another
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # ... and the batch is split when it comes back (search.indexing)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # embedding is slow; don't hoard tasks
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}  # longer than any task may run
 CELERY_TASK_ALWAYS_EAGER = False
+# A batch over the soft limit is split (one item alone fails); the hard limit kills a stuck process.
+# The first batch on a new machine also loads the models and may import the word vectors.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("TASK_SOFT_TIME_LIMIT", 600)
+CELERY_TASK_TIME_LIMIT = env_int("TASK_TIME_LIMIT", CELERY_TASK_SOFT_TIME_LIMIT + 60)
+# A claim older than this belongs to a run whose worker died: the reconciler queues the item again.
+PROCESSING_STALE_AFTER = env_int("PROCESSING_STALE_AFTER", CELERY_TASK_TIME_LIMIT + 60)
+# Runs of one item alone that may kill their worker before the item is marked failed.
+PROCESSING_MAX_INTERRUPTIONS = env_int("PROCESSING_MAX_INTERRUPTIONS", 2)
+# The reconciler (search.tasks.reconcile) runs in Celery beat, embedded in the worker (`worker -B`).
+RECONCILE_INTERVAL = env_int("RECONCILE_INTERVAL", 60)
+RECONCILE_PENDING_AFTER = env_int("RECONCILE_PENDING_AFTER", 300)  # seconds pending before re-queueing
+CELERY_BEAT_SCHEDULE = {"reconcile": {"task": "search.tasks.reconcile", "schedule": RECONCILE_INTERVAL}}
+CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # in memory: no schedule file to keep
+
+# --- Cache: Redis, shared by every web process (throttles) and worker (operations page) ------
+CACHE_URL = env_str("CACHE_URL", redis_db(REDIS_URL, 1))
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 
 # --- Files -------------------------------------------------------------------------------
 MEDIA_URL = "/media/"
@@ -147,6 +172,8 @@ MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 500
+# Any request body over this is refused (413) before it is read (config.middleware).
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 100 * 1024 * 1024)
 
 # --- Auth, i18n --------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -181,7 +208,15 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
-    "DEFAULT_THROTTLE_RATES": {"photo_search": env_str("PHOTO_SEARCH_RATE", "60/min")},
+    # Per user, or per client address for visitors; counted in the shared cache (Redis), and applied
+    # to the pages too (search.throttles).
+    "DEFAULT_THROTTLE_RATES": {
+        "search": env_str("SEARCH_RATE", "120/min"),
+        "photo_search": env_str("PHOTO_SEARCH_RATE", "60/min"),
+        "focus_search": env_str("FOCUS_SEARCH_RATE", "30/min"),
+    },
+    # The client address is REMOTE_ADDR unless NUM_PROXIES proxies in front add X-Forwarded-For.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Semantic image catalogue API",

@@ -7,10 +7,14 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 
 from config.settings import *  # noqa: E402,F403
-from config.settings import BASE_DIR, LOCAL_DIR, REDIS_URL  # noqa: E402
+from config.settings import BASE_DIR, LOCAL_DIR, REDIS_URL, redis_db  # noqa: E402
 
 # Tests must never feed a development worker that may be running on the same Redis.
-CELERY_BROKER_URL = REDIS_URL.rsplit("/", 1)[0] + "/15"
+CELERY_BROKER_URL = redis_db(REDIS_URL, 15)
+CACHES["default"]["LOCATION"] = redis_db(REDIS_URL, 14)  # noqa: F405
+# Throttles are tested with their own rates; the other tests search far more often than visitors.
+for _scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]:  # noqa: F405
+    REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][_scope] = "100000/min"  # noqa: F405
 MEDIA_ROOT = LOCAL_DIR / "test-media"
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 SESSION_COOKIE_SECURE = False

@@ -1,8 +1,10 @@
 """The one place that opens and normalises images.
 
 Every image, whether uploaded to the catalogue or sent as a search query, goes through
-`open_image` so that the encoder always sees the same thing: EXIF orientation applied,
-RGB colour, bounded pixel count.
+`decode_image` (or `open_image`) so that the encoder always sees the same thing: EXIF
+orientation applied, RGB colour, bounded pixel count. Only the formats in ALLOWED_FORMATS are
+ever handed to a Pillow plugin, whatever the file is called: an EPS file named `.jpg` never
+reaches the EPS plugin (which would run Ghostscript).
 """
 
 from __future__ import annotations
@@ -10,13 +12,29 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
+
+register_heif_opener()  # HEIC/HEIF photos from phones
 
 # Pillow's own decompression-bomb guard warns at 89 Mpx; we refuse well before that.
 DEFAULT_MAX_PIXELS = 40_000_000
+
+# Pillow format name -> the extension a stored original gets.
+ALLOWED_FORMATS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "GIF": "gif",
+    "WEBP": "webp",
+    "BMP": "bmp",
+    "TIFF": "tiff",
+    "HEIF": "heic",
+}
+FORMAT_NAMES = "JPEG, PNG, GIF, WebP, BMP, TIFF or HEIC"
 
 
 class InvalidImage(ValueError):
@@ -35,15 +53,25 @@ def read_upload(file: BinaryIO, *, max_bytes: int) -> bytes:
     return data
 
 
-def open_image(source: bytes | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode, verify and normalise an image: EXIF-transposed, RGB, fully loaded."""
-    data = source if isinstance(source, bytes) else source.read()
+@dataclass(frozen=True)
+class DecodedImage:
+    picture: Image.Image  # normalised: EXIF-transposed, RGB, fully loaded
+    format: str  # Pillow's name of the detected format, one of ALLOWED_FORMATS
+
+    @property
+    def extension(self) -> str:
+        return ALLOWED_FORMATS[self.format]
+
+
+def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Detect the format from the bytes (allowlist only), verify, decode and normalise."""
     if not data:
         raise InvalidImage("The file is empty.")
+    formats = list(ALLOWED_FORMATS)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            probe = Image.open(io.BytesIO(data))
+            probe = Image.open(io.BytesIO(data), formats=formats)
             width, height = probe.size
             if width * height > max_pixels:
                 raise InvalidImage(
@@ -51,18 +79,36 @@ def open_image(source: bytes | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS
                     f"{max_pixels // 1_000_000} megapixels)."
                 )
             probe.verify()  # catches truncated and corrupt files cheaply
-            image = Image.open(io.BytesIO(data))
-            image.load()
+            image = Image.open(io.BytesIO(data), formats=formats)
+            image.load()  # the first frame of an animation
     except InvalidImage:
         raise
     except UnidentifiedImageError:
-        raise InvalidImage("The file is not an image in a format we can read (JPEG, PNG, GIF, WebP, ...).") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidImage(f"The file is not an image in a format we accept ({FORMAT_NAMES}).") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidImage(
+            f"The image has too many pixels to open safely (the limit is {max_pixels // 1_000_000} megapixels)."
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidImage(f"The image file is damaged or incomplete ({exc}).") from None
+    return DecodedImage(picture=_normalise(image), format=image.format)
+
+
+def open_image(source: bytes | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode, verify and normalise an image: EXIF-transposed, RGB, fully loaded."""
+    data = source if isinstance(source, bytes) else source.read()
+    return decode_image(data, max_pixels=max_pixels).picture
+
+
+def _normalise(image: Image.Image) -> Image.Image:
     image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greyscale (PNG, TIFF): keep the high byte; a plain convert would clip to white.
+        pixels = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
+        image = Image.fromarray((pixels >> 8 if pixels.max() > 255 else pixels).astype(np.uint8), mode="L")
     if image.mode != "RGB":
         # Flatten transparency onto white so that logos and PNG cut-outs look as they do on a page.
-        if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        if image.has_transparency_data:
             rgba = image.convert("RGBA")
             background = Image.new("RGB", rgba.size, (255, 255, 255))
             background.paste(rgba, mask=rgba.getchannel("A"))

@@ -1,17 +1,23 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.http import require_http_methods
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 
+from catalog import selectors as catalog_selectors
 from catalog import services as catalog
 from catalog.forms import ImageUploadForm
 from catalog.models import Image
-from search import services, tasks
+from search import operations, services, tasks
 from search.models import EmbeddingSpace
 
 
@@ -96,8 +102,38 @@ class ImageAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("upload/", self.admin_site.admin_view(self.upload_view), name="catalog_image_upload")
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="catalog_image_upload"),
+            path("operations/", self.admin_site.admin_view(self.operations_view), name="catalog_image_operations"),
         ] + super().get_urls()
+
+    @method_decorator(require_http_methods(["GET", "POST"]))
+    def operations_view(self, request: HttpRequest) -> HttpResponse:
+        """The processing pipeline at a glance (like Immich's jobs page): items by state, failed
+        items with their errors and a retry button, the queue, the workers, the reconciler."""
+        if not request.user.has_perm("catalog.change_image"):
+            raise PermissionDenied
+        if request.method == "POST":
+            ids = [int(pk) for pk in request.POST.getlist("retry") if pk.isdigit()]
+            if request.POST.get("all"):
+                ids = list(catalog_selectors.failed_images(limit=None).values_list("pk", flat=True))
+            tasks.reprocess(ids)
+            self.message_user(request, f"Queued {len(ids)} item(s) again.")
+            return redirect("admin:catalog_image_operations")
+        try:
+            queue_length, workers = operations.queue_length(), operations.workers_seen()
+        except (RedisError, BrokerError, OSError):
+            queue_length, workers = None, None  # the page still shows what the database knows
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Processing",
+            "opts": self.model._meta,
+            "counts": catalog_selectors.status_counts(),
+            "failed": catalog_selectors.failed_images(),
+            "queue_length": queue_length,
+            "workers": workers,
+            "last_reconcile": operations.last_reconcile(),
+        }
+        return TemplateResponse(request, "admin/catalog/image/operations.html", context)
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("catalog.change_image"):

@@ -18,15 +18,17 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 
 from catalog import api as catalog_api
 from catalog import services as catalog
-from catalog.models import Category, Image
+from catalog.api import ERROR
+from catalog.models import Category
+from catalog.selectors import images_visible_to
 from ml.imagenet import NUM_CLASSES, matching_classes
 from ml.images import open_image, read_upload
 from search import modes, tasks
 from search.queries import QueryError
+from search.throttles import FocusSearchThrottle, PhotoSearchThrottle, SearchThrottle
 
 
 class IsStaff(BasePermission):
@@ -43,7 +45,8 @@ class ImageUploadSerializer(serializers.Serializer):
     category = serializers.CharField(max_length=120, help_text="Category slug or name; a new name creates it.")
 
 
-UPLOAD_ERROR = inline_serializer("UploadError", {"detail": serializers.CharField()})
+# Errors: {"detail": message}; validation errors add their messages per field.
+ERRORS = {400: ERROR, 429: ERROR}
 ITEM_STATUS = {"id": serializers.IntegerField(), "status": serializers.CharField()}
 
 
@@ -61,11 +64,11 @@ class ImageViewSet(catalog_api.ImageViewSet):
         request={"multipart/form-data": ImageUploadSerializer},
         responses={
             201: inline_serializer("Created", ITEM_STATUS),
-            400: UPLOAD_ERROR,
+            400: ERROR,
             409: inline_serializer(
                 "Duplicate", {"detail": serializers.CharField(), "existing_id": serializers.IntegerField()}
             ),
-            413: UPLOAD_ERROR,
+            413: ERROR,
         },
     )
     def create(self, request: Request) -> Response:
@@ -88,7 +91,7 @@ class ImageViewSet(catalog_api.ImageViewSet):
 
     @extend_schema(
         request=None,
-        responses={202: inline_serializer("Queued", ITEM_STATUS)},
+        responses={202: inline_serializer("Queued", ITEM_STATUS), 400: ERROR, 404: ERROR},
     )
     @action(detail=True, methods=["post"])
     def reprocess(self, request: Request, pk: str) -> Response:
@@ -149,10 +152,6 @@ def image_results_response(
     return Response(ImageResultsSerializer(results, context={"request": request}).data)
 
 
-class PhotoSearchThrottle(UserRateThrottle):
-    scope = "photo_search"  # per user, or per address for visitors
-
-
 class WordQuerySerializer(serializers.Serializer):
     q = serializers.CharField(max_length=500, help_text="Words: `cat sofa`, `cat +sofa -dog`, `2:cat`.")
 
@@ -165,8 +164,11 @@ class ImageWordQuerySerializer(WordQuerySerializer):
     )
 
 
-@extend_schema(parameters=[ImageWordQuerySerializer, SearchFiltersSerializer], responses=ImageResultsSerializer)
+@extend_schema(
+    parameters=[ImageWordQuerySerializer, SearchFiltersSerializer], responses={200: ImageResultsSerializer, **ERRORS}
+)
 @api_view(["GET"])
+@throttle_classes([SearchThrottle])
 def search_images(request: Request) -> Response:
     """Images for words, even words no image was labelled with."""
     query = ImageWordQuerySerializer(data=request.query_params)
@@ -192,11 +194,11 @@ def similarity(request: Request) -> str:
 @extend_schema(
     parameters=[SearchFiltersSerializer, SimilaritySerializer],
     request={"multipart/form-data": inline_serializer("PhotoUpload", {"file": serializers.FileField()})},
-    responses=ImageResultsSerializer,
+    responses={200: ImageResultsSerializer, 413: ERROR, **ERRORS},
 )
 @api_view(["POST"])
 @permission_classes([AllowAny])  # visitors search by photo; nothing is stored
-@throttle_classes([PhotoSearchThrottle])  # each request runs the CNN: keep one client from hogging it
+@throttle_classes([PhotoSearchThrottle, FocusSearchThrottle])  # each request runs the CNN
 @parser_classes([MultiPartParser])
 def search_by_photo(request: Request) -> Response:
     """Items similar to an uploaded photo (the photo is not stored)."""
@@ -210,11 +212,15 @@ def search_by_photo(request: Request) -> Response:
     )
 
 
-@extend_schema(parameters=[SearchFiltersSerializer, SimilaritySerializer], responses=ImageResultsSerializer)
+@extend_schema(
+    parameters=[SearchFiltersSerializer, SimilaritySerializer],
+    responses={200: ImageResultsSerializer, 404: ERROR, **ERRORS},
+)
 @api_view(["GET"])
+@throttle_classes([SearchThrottle, FocusSearchThrottle])
 def similar_items(request: Request, pk: int) -> Response:
     """More like this: items similar to a catalogue item, optionally focused on one ImageNet class."""
-    image = get_object_or_404(Image.objects.select_related("category"), pk=pk)
+    image = get_object_or_404(images_visible_to(request.user), pk=pk)
     how = similarity(request)
     return image_results_response(
         request, lambda filters, focus: modes.similar_items(image, filters, focus_class=focus, similarity=how)
@@ -227,17 +233,21 @@ class WordSearchSerializer(WordQuerySerializer):
 
 @extend_schema(
     parameters=[WordSearchSerializer],
-    responses=inline_serializer(
-        "SimilarWords",
-        {
-            "results": inline_serializer(
-                "ScoredWord", {"word": serializers.CharField(), "score": serializers.FloatField()}, many=True
-            ),
-            "unknown_words": serializers.ListField(child=serializers.CharField()),
-        },
-    ),
+    responses={
+        200: inline_serializer(
+            "SimilarWords",
+            {
+                "results": inline_serializer(
+                    "ScoredWord", {"word": serializers.CharField(), "score": serializers.FloatField()}, many=True
+                ),
+                "unknown_words": serializers.ListField(child=serializers.CharField()),
+            },
+        ),
+        **ERRORS,
+    },
 )
 @api_view(["GET"])
+@throttle_classes([SearchThrottle])
 def search_words(request: Request) -> Response:
     """Nearest words in the active word space."""
     query = WordSearchSerializer(data=request.query_params)
@@ -252,10 +262,13 @@ def search_words(request: Request) -> Response:
 
 
 @extend_schema(
-    parameters=[inline_serializer("ClassQuery", {"q": serializers.CharField(required=False)})],
-    responses=inline_serializer(
-        "ClassMatch", {"index": serializers.IntegerField(), "label": serializers.CharField()}, many=True
-    ),
+    parameters=[inline_serializer("ClassQuery", {"q": serializers.CharField(required=False, allow_blank=True)})],
+    responses={
+        200: inline_serializer(
+            "ClassMatch", {"index": serializers.IntegerField(), "label": serializers.CharField()}, many=True
+        ),
+        400: ERROR,
+    },
 )
 @api_view(["GET"])
 def imagenet_classes(request: Request) -> Response:

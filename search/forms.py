@@ -15,6 +15,7 @@ from search import modes
 
 # "281", "tabby (281)" or a class name.
 _INDEX_IN_TEXT = re.compile(r"^(?:.*\()?\s*(\d+)\s*\)?$")
+_SLUG = re.compile(r"[-\w]+")
 
 
 def class_option(index: int) -> str:
@@ -46,8 +47,18 @@ class FocusClassField(forms.Field):
         return found[0][0]
 
 
+class CategoryField(forms.ModelChoiceField):
+    """A category by slug; text that no slug can be (a NUL byte, which PostgreSQL refuses to
+    compare) is simply not one of the choices."""
+
+    def to_python(self, value):
+        if value and not _SLUG.fullmatch(str(value)):
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
 class FiltersForm(forms.Form):
-    category = forms.ModelChoiceField(
+    category = CategoryField(
         queryset=Category.objects.all(), to_field_name="slug", required=False, empty_label="All categories"
     )
     k = forms.IntegerField(label="Results", min_value=1, required=False)

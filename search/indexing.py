@@ -30,16 +30,49 @@ def _decode(image: Image):
         return None
 
 
-def process_images(image_ids: list[int]) -> None:
-    """Decode, thumbnail and embed a batch of items, then mark them ready.
+def halves(image_ids: list[int]) -> list[list[int]]:
+    middle = (len(image_ids) + 1) // 2
+    return [image_ids[:middle], image_ids[middle:]]
+
+
+def give_up_run(image_ids: list[int], *, run: str, reason: str) -> list[list[int]]:
+    """A run that cannot finish (its worker died, or it hit the time limit): a batch is given back
+    and returned as two halves to queue separately, so that one bad item cannot sink the others;
+    a single item fails with `reason`."""
+    if len(image_ids) > 1:
+        catalog.release(image_ids, run=run)
+        logger.warning("Splitting batch %s: %s", image_ids, reason)
+        return halves(image_ids)
+    logger.warning("Image %s failed: %s", image_ids, reason)
+    catalog.mark_failed(image_ids, reason)
+    return []
+
+
+def process_images(image_ids: list[int], *, run: str, include_ready: bool = False) -> list[list[int]]:
+    """Decode, thumbnail and embed a batch of items, then mark them ready; returns the batches
+    to queue again separately (see `give_up_run`).
+
+    Only the items this run claims are processed: ready ones only with `include_ready` (asked
+    for by reprocessing), none that another live run holds. When an earlier run of the same
+    batch left its claims (its worker died, say out of memory), the batch is split instead; a
+    single item gets PROCESSING_MAX_INTERRUPTIONS runs before it fails.
 
     Idempotent: re-running replaces thumbnails, vectors and tags. Bad files fail their own item
     with a readable message; anything else propagates so that the task is retried.
     """
-    images = catalog.start_processing(image_ids)
-    decoded = [(image, picture) for image in images if (picture := _decode(image)) is not None]
+    claim = catalog.claim_for_processing(image_ids, run=run, include_ready=include_ready)
+    ids = [image.pk for image in claim.images]
+    if claim.interrupted:
+        died = "Processing stopped its worker process (killed, out of memory or over the time limit)"
+        if len(ids) > 1:
+            return give_up_run(ids, run=run, reason=died)
+        runs = catalog.note_interruption(ids[0])
+        if runs >= settings.PROCESSING_MAX_INTERRUPTIONS:
+            return give_up_run(ids, run=run, reason=f"{died} {runs} times; it was not tried again.")
+    catalog.start_processing(ids)
+    decoded = [(image, picture) for image in claim.images if (picture := _decode(image)) is not None]
     if not decoded:
-        return
+        return []
     annotations = index_images([image.pk for image, _ in decoded], [picture for _, picture in decoded])
     for image, picture in decoded:
         catalog.mark_ready(
@@ -49,3 +82,4 @@ def process_images(image_ids: list[int]) -> None:
             classes=annotations[image.pk].classes,
             tags=annotations[image.pk].tags,
         )
+    return []

@@ -38,6 +38,11 @@ class EmbeddingSpace(models.Model):
 
     class Meta:
         ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"], condition=models.Q(state="active"), name="one_active_space_per_kind"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind}, {self.dims}-d)"

@@ -10,12 +10,13 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from catalog.htmx import wants_partial
-from catalog.models import Image
+from catalog.selectors import images_visible_to
 from ml.imagenet import matching_classes
 from search import modes, selectors
 from search.forms import FocusForm, PhotoSearchForm, SimilarWordsForm, WordSearchForm, class_option
 from search.models import EmbeddingSpace
 from search.queries import QueryError
+from search.throttles import FocusSearchThrottle, PhotoSearchThrottle, SearchThrottle, throttle_page
 
 RESULTS_PARTIAL = "search/_results.html"
 
@@ -43,6 +44,7 @@ def answer_words(form, search):
 
 
 @require_GET
+@throttle_page(SearchThrottle)
 def image_search(request: HttpRequest) -> HttpResponse:
     """Words to images: /search/?q=cat+sofa&category=&k=&min_score="""
     form = WordSearchForm(request.GET)
@@ -57,6 +59,7 @@ def image_search(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@throttle_page(PhotoSearchThrottle, FocusSearchThrottle)
 def photo_search(request: HttpRequest) -> HttpResponse:
     """Search by photo: GET shows the form, POST (multipart) runs the search. The photo is not kept."""
     results, error = None, None
@@ -82,9 +85,10 @@ def photo_search(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@throttle_page(SearchThrottle, FocusSearchThrottle)
 def similar_items(request: HttpRequest, pk: int) -> HttpResponse:
     """More like this: /search/similar/<pk>/?focus_class=&category=&k="""
-    image = get_object_or_404(Image.objects.select_related("category"), pk=pk)
+    image = get_object_or_404(images_visible_to(request.user), pk=pk)
     form = FocusForm(request.GET)
     results, error = None, None
     if not form.is_valid():
@@ -126,6 +130,7 @@ def suggest(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@throttle_page(SearchThrottle)
 def similar_words(request: HttpRequest) -> HttpResponse:
     """Nearest words: /search/words/?q=said"""
     form = SimilarWordsForm(request.GET)

@@ -124,13 +124,15 @@ def subprocess_environment() -> dict[str, str]:
 
 
 @contextmanager
-def running_worker(*options: str, log_name: str = "test-worker.log") -> Iterator[subprocess.Popen]:
+def running_worker(
+    *options: str, log_name: str = "test-worker.log", env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
     """A real `celery worker` process, stopped on exit; its output goes to .local/<log_name>."""
     with open(BASE_DIR / ".local" / log_name, "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", *options],
             cwd=BASE_DIR,
-            env=subprocess_environment(),
+            env={**subprocess_environment(), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -214,7 +216,7 @@ def add_processed_images(items: list[tuple[bytes, str, str, str]]) -> list:
     ]
     ids = [image.pk for image in images]
     for start in range(0, len(ids), 32):
-        indexing.process_images(ids[start : start + 32])
+        indexing.process_images(ids[start : start + 32], run="test")
     for image in images:
         image.refresh_from_db()
     return images

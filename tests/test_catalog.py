@@ -121,8 +121,8 @@ def test_upload_of_a_text_file_named_jpg_is_refused(admin_client, media) -> None
 
     assert response.status_code == 200
     errors = " ".join(response.context["form"].errors["files"])
-    assert "notes.jpg" in errors and "not an image in a format we can read" in errors
-    assert "not an image in a format we can read" in response.content.decode()
+    assert "notes.jpg" in errors and "not an image in a format we accept" in errors
+    assert "not an image in a format we accept" in response.content.decode()
     assert not Image.objects.exists()
 
 
@@ -160,7 +160,7 @@ def test_corrupted_original_fails_its_item_only(word_space, media) -> None:
     bad = services.create_image(data=coffee, filename="coffee.png", category=category)
     Path(bad.original.path).write_bytes(coffee[: len(coffee) // 2])  # damaged on disk after upload
 
-    indexing.process_images([bad.pk, good.pk])
+    indexing.process_images([bad.pk, good.pk], run="test")
 
     bad.refresh_from_db()
     good.refresh_from_db()
@@ -176,7 +176,7 @@ def test_task_fails_items_at_once_on_a_non_transient_error(monkeypatch, media) -
     image = services.create_image(data=random_png(3), filename="x.png", category=category)
     calls = []
 
-    def broken(image_ids):
+    def broken(image_ids, **kwargs):
         calls.append(image_ids)
         raise ValueError("the model exploded")
 
@@ -197,7 +197,7 @@ def test_task_does_not_fail_ready_items(monkeypatch, media) -> None:
     image = services.create_image(data=random_png(4), filename="x.png", category=category)
     Image.objects.filter(pk=image.pk).update(status=Image.Status.READY)
 
-    def broken(image_ids):
+    def broken(image_ids, **kwargs):
         raise OperationalError("server closed the connection")
 
     monkeypatch.setattr(indexing, "process_images", broken)
@@ -361,7 +361,9 @@ def test_home_filters_by_category(client, shelf) -> None:
 
 
 @pytest.mark.django_db
-def test_item_page_polls_only_while_processing(client, shelf) -> None:
+def test_item_page_polls_only_while_processing(admin_client, shelf) -> None:
+    """Staff follow an item through its states; visitors see ready items only (next test)."""
+    client = admin_client
     pending = Image.objects.get(title="Still pending")
     status_url = pending.get_absolute_url()  # htmx polls the item page for its status part
 
@@ -380,6 +382,26 @@ def test_item_page_polls_only_while_processing(client, shelf) -> None:
     assert "The image file is damaged or incomplete (truncated)." in page
 
     assert client.get(reverse("catalog:image-detail", args=[999_999_999])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_pending_and_failed_items_and_their_errors_are_for_staff_only(client, admin_client, shelf) -> None:
+    pending = Image.objects.get(title="Still pending")
+    failed = Image.objects.get(title="Broken upload")
+    Image.objects.filter(pk=failed.pk).update(error="Processing failed: internal detail /srv/x.py line 3")
+    for image in (pending, failed):
+        for url in (
+            image.get_absolute_url(),
+            reverse("catalog:image-status", args=[image.pk]),
+            f"/api/images/{image.pk}/",
+            reverse("search:similar", args=[image.pk]),
+            f"/api/search/similar/{image.pk}/",
+        ):
+            assert client.get(url).status_code == 404, url
+    assert "internal detail" not in client.get("/api/images/").content.decode()
+    staff_view = admin_client.get(f"/api/images/{failed.pk}/").json()
+    assert staff_view["status"] == "failed" and "internal detail" in staff_view["error"]
+    assert "internal detail" in admin_client.get(failed.get_absolute_url()).content.decode()
 
 
 @pytest.mark.django_db

@@ -40,7 +40,7 @@ def processed(word_space, media) -> dict[str, Image]:
         name: services.create_image(data=png_bytes(getattr(data, name)()), filename=f"{name}.png", category=category)
         for name in ("chelsea", "coffee")
     }
-    indexing.process_images([image.pk for image in images.values()])
+    indexing.process_images([image.pk for image in images.values()], run="test")
     for image in images.values():
         image.refresh_from_db()
     return images
@@ -101,7 +101,7 @@ def test_one_vector_per_active_space_and_reprocessing_replaces_them(processed) -
     )
     assert all(dims == active[space].dims for _, space, _, dims in before)
 
-    indexing.process_images([image.pk for image in images])
+    indexing.process_images([image.pk for image in images], run="test", include_ready=True)
 
     after = embedding_rows(images)
     assert [(image, space, dims) for image, space, _, dims in after] == [
@@ -368,7 +368,7 @@ def test_task_retries_database_errors_then_fails_the_items(monkeypatch, media) -
     image = services.create_image(data=png_bytes(data.coffee()), filename="c.png", category=category)
     calls = []
 
-    def flaky(image_ids):
+    def flaky(image_ids, **kwargs):
         calls.append(image_ids)
         raise OperationalError("server closed the connection unexpectedly")
 
@@ -391,11 +391,11 @@ def test_task_recovers_when_a_retry_succeeds(monkeypatch, word_space, media) -> 
     real = indexing.process_images
     calls = []
 
-    def fails_once(image_ids):
+    def fails_once(image_ids, **kwargs):
         calls.append(image_ids)
         if len(calls) == 1:
             raise OperationalError("the database restarted")
-        real(image_ids)
+        return real(image_ids, **kwargs)
 
     monkeypatch.setattr(indexing, "process_images", fails_once)
 

@@ -11,7 +11,7 @@ from catalog.models import Category
 from ml.images import InvalidImage
 from search import tasks
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif"}
 
 
 def folder_tree(root: Path) -> list[tuple[Path, str]]:

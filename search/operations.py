@@ -1,0 +1,32 @@
+"""The processing pipeline as the operations page shows it: queue, workers, reconciler."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import redis
+from celery import current_app
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+LAST_RECONCILE_KEY = "operations:last-reconcile"
+
+
+def queue_length() -> int:
+    """Tasks waiting in the Celery queue (a Redis list on the broker)."""
+    with redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2) as client:
+        return int(client.llen(current_app.conf.task_default_queue))
+
+
+def workers_seen(timeout: float = 1.0) -> list[str]:
+    """Workers that answer a ping (a worker busy in a solo pool cannot answer)."""
+    return sorted(name for reply in current_app.control.ping(timeout=timeout) for name in reply)
+
+
+def record_reconcile(*, queued: int) -> None:
+    cache.set(LAST_RECONCILE_KEY, {"at": timezone.now(), "queued": queued}, timeout=None)
+
+
+def last_reconcile() -> dict[str, datetime | int] | None:
+    return cache.get(LAST_RECONCILE_KEY)

@@ -1,0 +1,70 @@
+"""The operations page for staff: items by state, failed items with errors and a retry button,
+the queue, the workers, the reconciler's last run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.urls import reverse
+
+from catalog import services
+from catalog.models import Category, Image
+from search import operations, tasks
+from tests.conftest import png_bytes
+
+URL = "admin:catalog_image_operations"
+
+
+@pytest.fixture
+def shelf(media) -> dict[str, Image]:
+    category = Category.objects.create(name="Ops", slug="ops")
+    images = {
+        name: services.create_image(
+            data=png_bytes(np.full((8, 8, 3), seed, dtype=np.uint8)), filename=f"{name}.png", category=category
+        )
+        for seed, name in enumerate(("pending", "ready", "broken", "lost"))
+    }
+    Image.objects.filter(pk=images["ready"].pk).update(status=Image.Status.READY)
+    services.mark_failed([images["broken"].pk], "The image file is damaged or incomplete (truncated).")
+    services.mark_failed([images["lost"].pk], "Processing stopped its worker process 2 times.")
+    return images
+
+
+@pytest.mark.django_db
+def test_operations_page_shows_the_pipeline(admin_client, shelf) -> None:
+    operations.record_reconcile(queued=3)
+    page = admin_client.get(reverse(URL))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert page.context["counts"] == {"pending": 1, "processing": 0, "ready": 1, "failed": 2}
+    assert "The image file is damaged or incomplete (truncated)." in html and "2 times" in html
+    assert page.context["queue_length"] == operations.queue_length() >= 0
+    assert isinstance(page.context["workers"], list)
+    assert "queued 3 item(s)" in html
+    assert reverse(URL) in admin_client.get(reverse("admin:catalog_image_changelist")).content.decode()
+
+
+@pytest.mark.django_db
+def test_retry_requeues_failed_items(admin_client, shelf, monkeypatch) -> None:
+    queued: list[list[int]] = []
+    monkeypatch.setattr(tasks, "queue_processing", lambda ids, **kwargs: queued.append(list(ids)))
+    broken, lost = shelf["broken"], shelf["lost"]
+
+    response = admin_client.post(reverse(URL), {"retry": [broken.pk]})
+    assert response.status_code == 302
+    assert queued == [[broken.pk]]
+    broken.refresh_from_db()
+    assert (broken.status, broken.error) == (Image.Status.PENDING, "")
+
+    admin_client.post(reverse(URL), {"all": "1"})
+    assert queued[-1] == [lost.pk]
+
+
+@pytest.mark.django_db
+def test_operations_page_survives_a_broker_outage(admin_client, shelf, monkeypatch) -> None:
+    def down():
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(operations, "queue_length", down)
+    page = admin_client.get(reverse(URL))
+    assert page.status_code == 200 and "the broker cannot be reached" in page.content.decode()
