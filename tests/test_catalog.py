@@ -392,12 +392,12 @@ def test_pending_and_failed_items_and_their_errors_are_for_staff_only(client, ad
     for image in (pending, failed):
         for url in (
             image.get_absolute_url(),
-            reverse("catalog:image-status", args=[image.pk]),
             f"/api/images/{image.pk}/",
             reverse("search:similar", args=[image.pk]),
             f"/api/search/similar/{image.pk}/",
         ):
             assert client.get(url).status_code == 404, url
+        assert client.get(image.get_absolute_url(), HTTP_HX_REQUEST="true").status_code == 404  # the status part
     assert "internal detail" not in client.get("/api/images/").content.decode()
     staff_view = admin_client.get(f"/api/images/{failed.pk}/").json()
     assert staff_view["status"] == "failed" and "internal detail" in staff_view["error"]

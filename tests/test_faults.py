@@ -322,7 +322,7 @@ def test_a_batch_that_kills_its_worker_is_split_and_the_item_that_kills_it_fails
     )
     assert kills == 2 + settings.PROCESSING_MAX_INTERRUPTIONS  # the batch of 4, its half of 2, then alone
     for image in Image.objects.filter(pk__in=[image.pk for image in others]):
-        assert image.status == Image.Status.READY and image.embeddings.count() == 2
+        assert image.status == Image.Status.READY and image.embeddings.count() == 3
     assert "Splitting batch" in (BASE_DIR / ".local" / log).read_text()
 
 
