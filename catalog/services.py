@@ -26,7 +26,8 @@ class DuplicateImage(Exception):
         self.existing = existing
 
 
-def get_or_create_category(name: str) -> Category:
+def get_or_create_category(name: str, *, trained_on: bool = True) -> Category:
+    """The category called `name` (any case), created if missing; `trained_on` applies to a new one."""
     name = name.strip()
     category = Category.objects.filter(name__iexact=name).first()
     if category:
@@ -36,7 +37,7 @@ def get_or_create_category(name: str) -> Category:
     while Category.objects.filter(slug=slug).exists():
         n += 1
         slug = f"{base}-{n}"
-    return Category.objects.create(name=name, slug=slug)
+    return Category.objects.create(name=name, slug=slug, trained_on=trained_on)
 
 
 def title_from_filename(filename: str) -> str:
