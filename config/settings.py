@@ -201,6 +201,16 @@ CONSE_TOP_T = env_int("CONSE_TOP_T", 10)
 EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 16)
 SEARCH_MAX_K = env_int("SEARCH_MAX_K", 100)
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100)
+# Trained image-to-word models (search.training): defaults chosen by measurement, see the README.
+JOINT_LOSS = env_str("JOINT_LOSS", "cosine")  # or "hinge" (DeViSE's rank loss)
+JOINT_HIDDEN = env_int("JOINT_HIDDEN", 2000)  # the head's hidden layer
+JOINT_BLEND = float(env_str("JOINT_BLEND", "0"))  # share of the zero-shot (ConSE) vector in a trained space
+JOINT_HOLDOUT = float(env_str("JOINT_HOLDOUT", "0.2"))  # labelled items kept out of training, for evaluate
+TRAINING_THREADS = env_int("TRAINING_THREADS", 2)
+# After training, switch to the new space if it beats the active one on the catalogue's evaluation.
+JOINT_AUTO_ACTIVATE = env_bool("JOINT_AUTO_ACTIVATE", False)
+# Refuse to activate a joint space that does not beat the active one on the catalogue's evaluation.
+JOINT_ACTIVATION_REQUIRES_IMPROVEMENT = env_bool("JOINT_ACTIVATION_REQUIRES_IMPROVEMENT", False)
 
 LOGGING = {
     "version": 1,

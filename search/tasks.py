@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 
 from catalog import services as catalog
-from search import indexing
+from search import indexing, training
+from search.models import JointModel
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +52,11 @@ def reprocess(image_ids: Iterable[int]) -> None:
     ids = list(image_ids)
     catalog.reset_for_processing(ids)
     queue_processing(ids)
+
+
+@shared_task(acks_late=False)
+def train_joint_model(model_id: int) -> None:
+    """Train a head, fill its space and evaluate it (progress on the JointModel row).
+    Not retried: a failure is recorded on the model for the admin."""
+    model = JointModel.objects.select_related("space", "image_space").get(pk=model_id)
+    training.run_training(model)
