@@ -195,6 +195,7 @@ def evaluate(eval_set: EvalSet, spaces: list[EmbeddingSpace]) -> dict:
         },
         "spaces": {},
     }
+    vocabularies: dict[int, tuple[list[str], np.ndarray]] = {}  # tag words, read once per word space
     for space in spaces:
         vectors = unit_rows(eval_set.vectors[space.pk])
         entry: dict = {
@@ -204,13 +205,21 @@ def evaluate(eval_set: EvalSet, spaces: list[EmbeddingSpace]) -> dict:
             "image_p10": _image_precision(vectors[labelled], labels[labelled]),
         }
         if space.kind == Kind.JOINT:
-            entry.update(_word_metrics(space, vectors, labels, words, result["labels"]))
+            if space.word_space_id not in vocabularies:
+                vocabularies[space.word_space_id] = _tag_vocabulary(space.word_space)
+            tags = vocabularies[space.word_space_id]
+            entry.update(_word_metrics(space, vectors, labels, words, result["labels"], tags))
         result["spaces"][space.name] = entry
     return result
 
 
 def _word_metrics(
-    space: EmbeddingSpace, vectors: np.ndarray, labels: np.ndarray, words: dict[str, list[str]], info: dict
+    space: EmbeddingSpace,
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    words: dict[str, list[str]],
+    info: dict,
+    tags: tuple[list[str], np.ndarray],
 ) -> dict:
     per_label = {}
     for name, name_words in words.items():
@@ -231,7 +240,7 @@ def _word_metrics(
             "p10": _mean([per_label[name]["p10"] for name in chosen]),
             "r_precision": _mean([per_label[name]["r_precision"] for name in chosen]),
         }
-    tag_words, tag_matrix = _tag_vocabulary(space.word_space)
+    tag_words, tag_matrix = tags
     hits = []
     for row in np.flatnonzero(labels != ""):
         if words[labels[row]] and len(tag_words):
