@@ -204,7 +204,7 @@ HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100)
 # Trained image-to-word models (search.training): defaults chosen by measurement, see the README.
 JOINT_LOSS = env_str("JOINT_LOSS", "cosine")  # or "hinge" (DeViSE's rank loss)
 JOINT_HIDDEN = env_int("JOINT_HIDDEN", 2000)  # the head's hidden layer
-JOINT_BLEND = float(env_str("JOINT_BLEND", "0"))  # share of the zero-shot (ConSE) vector in a trained space
+JOINT_BLEND = float(env_str("JOINT_BLEND", "0.5"))  # share of the zero-shot (ConSE) vector in a trained space
 JOINT_HOLDOUT = float(env_str("JOINT_HOLDOUT", "0.2"))  # labelled items kept out of training, for evaluate
 TRAINING_THREADS = env_int("TRAINING_THREADS", 2)
 # After training, switch to the new space if it beats the active one on the catalogue's evaluation.
