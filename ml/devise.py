@@ -33,7 +33,7 @@ class HeadConfig:
     max_epochs: int = 100
     patience: int = 10  # epochs without a better validation loss before stopping
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
 
     def as_dict(self) -> dict:
         return asdict(self)
