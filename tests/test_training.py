@@ -84,13 +84,14 @@ def test_new_uploads_get_vectors_in_the_trained_space(db_access, catalogue) -> N
     training.run_training(model, report=False)
     [image] = add_processed_images(dev_photos({"dog": 12})[-1:])
     try:
-        features = queries.stored_vector(image.pk, model.image_space)
-        expected = joint_vectors(features[None], selectors.head_weights(model))[0]
-        np.testing.assert_allclose(queries.stored_vector(image.pk, model.space), expected, atol=1e-5)
         conse = EmbeddingSpace.objects.get(
             name=EmbeddingSpace.conse_name(model.image_space.name, model.space.word_space)
         )
-        assert queries.stored_vector(image.pk, conse) is not None
+        features, zero_shot = queries.stored_vector(image.pk, model.image_space), queries.stored_vector(image.pk, conse)
+        assert model.blend == 0.5  # the default: half the head's vector, half the zero-shot one
+        weights = selectors.head_weights(model)
+        expected = joint_vectors(features[None], weights, conse=zero_shot[None], blend=model.blend)[0]
+        np.testing.assert_allclose(queries.stored_vector(image.pk, model.space), expected, atol=1e-5)
     finally:
         image.delete()
 
