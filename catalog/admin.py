@@ -11,7 +11,8 @@ from catalog.models import Category
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug"]
+    list_display = ["name", "slug", "label_words", "trained_on"]
+    list_editable = ["label_words", "trained_on"]
     search_fields = ["name", "description"]
     prepopulated_fields = {"slug": ["name"]}
 

@@ -7,11 +7,23 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 
+from ml.words import words_of
+
 
 class Category(models.Model):
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=140, unique=True)
     description = models.TextField(blank=True)
+    # What a trained image-to-word model learns for this category's items ("tvmonitor" -> "tv monitor").
+    label_words = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Words a trained word model learns for this category's items; empty: the name's words.",
+    )
+    trained_on = models.BooleanField(
+        default=True,
+        help_text="Train word models on this category's items; off for catch-alls such as “other”.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -25,6 +37,11 @@ class Category(models.Model):
 
     def get_absolute_url(self) -> str:
         return f"{reverse('catalog:home')}?category={self.slug}"
+
+    @property
+    def words(self) -> list[str]:
+        """The label words: `label_words`, else the name's words without stop words."""
+        return words_of(self.label_words or self.name)
 
 
 class Image(models.Model):

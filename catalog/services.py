@@ -29,9 +29,10 @@ class DuplicateImage(Exception):
         self.existing = existing
 
 
-def get_or_create_category(name: str) -> Category:
-    """The category called `name` (any case), created if missing; safe when two requests race
-    (the database refuses a second name that differs only in case, or a taken slug)."""
+def get_or_create_category(name: str, *, trained_on: bool = True) -> Category:
+    """The category called `name` (any case), created if missing (`trained_on` applies to a new
+    one); safe when two requests race (the database refuses a second name that differs only in
+    case, or a taken slug)."""
     name = name.strip()
     for _ in range(5):
         category = Category.objects.filter(name__iexact=name).first()
@@ -44,7 +45,7 @@ def get_or_create_category(name: str) -> Category:
             slug = f"{base}-{n}"
         try:
             with transaction.atomic():
-                return Category.objects.create(name=name, slug=slug)
+                return Category.objects.create(name=name, slug=slug, trained_on=trained_on)
         except IntegrityError:
             continue  # created (or its slug taken) meanwhile: look again
     raise IntegrityError(f"Could not create the category {name!r}.")

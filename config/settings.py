@@ -245,6 +245,17 @@ HYBRID_SEMANTIC_WEIGHT = float(env_str("HYBRID_SEMANTIC_WEIGHT", "1"))
 # Measured on the dev photos (precision@10 within Pascal categories): 0.5 -> 0.792, 0.6 -> 0.801,
 # 0.7 -> 0.802, 0.8 -> 0.803; 0.7 sits in the plateau and keeps looks mattering.
 BLEND_MEANING_WEIGHT = float(env_str("BLEND_MEANING_WEIGHT", "0.7"))
+# Trained image-to-word models (search.training): defaults chosen by measurement, see the README.
+JOINT_LOSS = env_str("JOINT_LOSS", "cosine")  # or "hinge" (DeViSE's rank loss)
+JOINT_HIDDEN = env_int("JOINT_HIDDEN", 512)  # the head's hidden layer
+JOINT_BLEND = float(env_str("JOINT_BLEND", "0.5"))  # share of the zero-shot (ConSE) vector in a trained space
+JOINT_HOLDOUT = float(env_str("JOINT_HOLDOUT", "0.2"))  # labelled items kept out of training, for evaluate
+# One thread: on 2 shared cores, 2 OpenMP threads ran the head 9x slower (spinning at every small op).
+TRAINING_THREADS = env_int("TRAINING_THREADS", 1)
+# After training, switch to the new space if it beats the active one on the catalogue's evaluation.
+JOINT_AUTO_ACTIVATE = env_bool("JOINT_AUTO_ACTIVATE", True)
+# Refuse to activate a joint space that does not beat the active one on the catalogue's evaluation.
+JOINT_ACTIVATION_REQUIRES_IMPROVEMENT = env_bool("JOINT_ACTIVATION_REQUIRES_IMPROVEMENT", False)
 
 LOGGING = {
     "version": 1,

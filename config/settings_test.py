@@ -27,3 +27,5 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # The web server started by test_serving.py serves the stylesheet without collectstatic.
 WHITENOISE_USE_FINDERS = True
+# Tests switch spaces themselves: a trained space must not activate itself when it wins.
+JOINT_AUTO_ACTIVATE = False

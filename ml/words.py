@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,11 @@ _STOP_WORDS_TEXT = """
     whenever wherever
 """
 STOP_WORDS: frozenset[str] = frozenset(_STOP_WORDS_TEXT.split())
+
+
+def words_of(text: str) -> list[str]:
+    """The lower-case words of a label or a title, stop words left out: "Food and drink" -> food, drink."""
+    return [word for word in re.findall(r"[a-z0-9]+", text.lower()) if word not in STOP_WORDS]
 
 
 def is_tag_word(word: str) -> bool:

@@ -35,6 +35,8 @@ class EmbeddingSpace(models.Model):
     word_space = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     state = models.CharField(max_length=10, choices=State.choices, default=State.BUILDING)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When it last became active: rolling back activates the retired space activated most recently.
+    activated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["kind", "name"]
@@ -46,6 +48,11 @@ class EmbeddingSpace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind}, {self.dims}-d)"
+
+    @staticmethod
+    def conse_name(encoder_name: str, word_space: EmbeddingSpace) -> str:
+        """The name of an encoder's zero-shot (ConSE) joint space in a word space."""
+        return f"conse/{encoder_name}/{word_space.name}"
 
     @property
     def index_name(self) -> str:
@@ -75,3 +82,50 @@ class Word(models.Model):
 
     def __str__(self) -> str:
         return self.word
+
+
+def joint_model_path(instance: JointModel, filename: str) -> str:
+    return f"joint-models/{filename}"
+
+
+class JointModel(models.Model):
+    """A trained image-to-word head (ml.devise) and the joint space it fills.
+
+    Its weights live in Django's storage (a .npz); projecting needs numpy only. The space fills
+    from the stored features of `image_space` (no CNN), while the active joint space serves.
+    """
+
+    class State(models.TextChoices):
+        TRAINING = "training", "Training"
+        FILLING = "filling", "Filling"
+        EVALUATING = "evaluating", "Evaluating"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    space = models.OneToOneField(EmbeddingSpace, on_delete=models.CASCADE, related_name="joint_model")
+    image_space = models.ForeignKey(EmbeddingSpace, on_delete=models.PROTECT, related_name="+")
+    weights = models.FileField(upload_to=joint_model_path, blank=True)
+    report = models.FileField(upload_to="reports/", blank=True)
+    # Share of the zero-shot (ConSE) vector in the stored vector: 0 is the trained head alone.
+    blend = models.FloatField(default=0.0)
+    config = models.JSONField(default=dict, blank=True)  # ml.devise.HeadConfig and the training options
+    training_size = models.PositiveIntegerField(default=0)
+    labels = models.JSONField(default=list, blank=True)  # [{"name", "words", "items"}]
+    train_ids = models.JSONField(default=list, blank=True)  # items it was trained on (kept out of evaluation)
+    history = models.JSONField(default=list, blank=True)  # per epoch: train/val loss, val accuracy
+    metrics = models.JSONField(default=dict, blank=True)  # training numbers and the last evaluation
+    code_version = models.CharField(max_length=80, blank=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.TRAINING)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent, over training, filling and evaluation
+    message = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.space.name} ({self.state})"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.state in (self.State.TRAINING, self.State.FILLING, self.State.EVALUATING)

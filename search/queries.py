@@ -11,11 +11,12 @@ from django.conf import settings
 from PIL import Image as PILImage
 
 from ml.conse import conse_vectors, softmax
+from ml.devise import joint_vectors
 from ml.imagenet import check_class_index
 from ml.meaning import class_meaning, wordnet_mass
 from search import selectors
 from search.encoders import encoder
-from search.models import EmbeddingSpace, ImageEmbedding
+from search.models import EmbeddingSpace, ImageEmbedding, JointModel
 
 # "cat", "+sofa", "-dog", "2:cat", "-0.5:dog": optional sign, optional weight, then the word.
 TERM = re.compile(r"^(?P<sign>[+-]?)(?:(?P<weight>\d+(?:\.\d+)?):)?(?P<word>.+)$")
@@ -131,7 +132,11 @@ def photo_query(picture: PILImage.Image, image_space: EmbeddingSpace, joint_spac
     joint = None
     if joint_space is not None and joint_space.word_space is not None:
         word_space = joint_space.word_space
-        joint = conse_vectors(encoding.logits, selectors.class_vectors(word_space), settings.CONSE_TOP_T)[0]
+        joint = conse_vectors(encoding.logits, selectors.class_vectors(word_space), settings.CONSE_TOP_T)
+        model = JointModel.objects.filter(space=joint_space).first()
+        if model is not None:  # a trained head: the photo's features through it
+            joint = joint_vectors(encoding.features, selectors.head_weights(model), conse=joint, blend=model.blend)
+        joint = joint[0]
     return ImageQuery(features=encoding.features[0], meaning=wordnet_mass(softmax(encoding.logits))[0], joint=joint)
 
 

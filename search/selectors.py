@@ -14,8 +14,9 @@ from django.db.backends.utils import CursorWrapper
 
 from catalog.models import Image
 from ml.conse import class_word_matrix
+from ml.devise import load_weights
 from search import vectors
-from search.models import EmbeddingSpace
+from search.models import EmbeddingSpace, JointModel
 
 
 def active_space(kind: str) -> EmbeddingSpace | None:
@@ -103,6 +104,28 @@ def suggestions(word_space: EmbeddingSpace | None, prefix: str, *, limit: int = 
             found += [word for (word,) in cursor.fetchall()]
     unique = list(dict.fromkeys(item for item in found if item.lower() != prefix))
     return unique[:limit]
+
+
+def trained_models(image_space: EmbeddingSpace, word_space: EmbeddingSpace) -> list[JointModel]:
+    """Trained heads over `image_space`'s features into `word_space` whose weights are stored:
+    new items get a vector in each of their spaces (filling, active, or kept for a rollback)."""
+    return list(
+        JointModel.objects.select_related("space")
+        .filter(image_space=image_space, space__word_space=word_space)
+        .exclude(weights="")
+        .exclude(state=JointModel.State.FAILED)
+    )
+
+
+@lru_cache(maxsize=8)
+def _head_weights(name: str) -> dict[str, np.ndarray]:
+    with JointModel._meta.get_field("weights").storage.open(name, "rb") as handle:
+        return load_weights(handle.read())
+
+
+def head_weights(model: JointModel) -> dict[str, np.ndarray]:
+    """A trained head's weights (read from storage once per process; files are never rewritten)."""
+    return _head_weights(model.weights.name)
 
 
 @contextmanager

@@ -9,17 +9,20 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
 from pgvector.psycopg import register_vector
 from PIL import Image as PILImage
 
 from ml.conse import conse_vectors, softmax, top_classes
+from ml.devise import joint_vectors
 from ml.encoding import ImageEncoder
 from ml.imagenet import CLASS_NAMES
 from ml.meaning import MASS_DIMS, wordnet_mass
 from ml.words import GLOVE_6B_50D_SOURCE, is_tag_word, load_glove_6b_50d
-from search import selectors, vectors
+from search import evaluation, selectors, vectors
 from search.encoders import current_encoder
-from search.models import EmbeddingSpace, ImageEmbedding
+from search.models import EmbeddingSpace, ImageEmbedding, JointModel
 
 Kind = EmbeddingSpace.Kind
 State = EmbeddingSpace.State
@@ -48,6 +51,7 @@ def register_space(
         if space:
             return space
         has_active = EmbeddingSpace.objects.filter(kind=kind, state=State.ACTIVE).exists()
+        active = not has_active and index_now
         space = EmbeddingSpace.objects.create(
             name=name,
             kind=kind,
@@ -56,7 +60,8 @@ def register_space(
             source=source,
             checksum=checksum,
             word_space=word_space,
-            state=State.BUILDING if has_active or not index_now else State.ACTIVE,
+            state=State.ACTIVE if active else State.BUILDING,
+            activated_at=timezone.now() if active else None,
         )
         if index_now:
             create_space_index(space)
@@ -70,13 +75,75 @@ def create_space_index(space: EmbeddingSpace) -> None:
 
 
 def activate_space(space: EmbeddingSpace) -> None:
-    """Make `space` the one searches of its kind use; the previous one is retired, not deleted."""
+    """Make `space` the one searches of its kind use; the previous one is retired, not deleted.
+    One transaction: a search sees the old space or the new one, never none."""
     with transaction.atomic():
         EmbeddingSpace.objects.filter(kind=space.kind, state=State.ACTIVE).exclude(pk=space.pk).update(
             state=State.RETIRED
         )
-        space.state = State.ACTIVE
-        space.save(update_fields=["state"])
+        space.state, space.activated_at = State.ACTIVE, timezone.now()
+        space.save(update_fields=["state", "activated_at"])
+
+
+class SpaceRefused(Exception):
+    """A switch or a deletion that is not allowed; the message says why."""
+
+
+def switch_to(space: EmbeddingSpace, *, require_improvement: bool | None = None) -> None:
+    """Activate a filled space (the admin's and `train_joint_model --activate`'s cut-over).
+
+    With JOINT_ACTIVATION_REQUIRES_IMPROVEMENT, a joint space must beat the active one on the
+    evaluation of the catalogue (mean R-precision of the label words); SpaceRefused says why not.
+    """
+    if space.state == State.ACTIVE:
+        return
+    if space.state == State.BUILDING:
+        raise SpaceRefused(f"{space.name} is still filling; it can be activated once all its vectors are in.")
+    if require_improvement is None:
+        require_improvement = settings.JOINT_ACTIVATION_REQUIRES_IMPROVEMENT
+    active = selectors.active_space(space.kind)
+    if require_improvement and space.kind == Kind.JOINT and active is not None:
+        verdict = evaluation.compare_on_catalogue(space, active)
+        if not verdict.better:
+            raise SpaceRefused(f"{space.name} does not beat {active.name} on evaluate: {verdict.reason}")
+    activate_space(space)
+
+
+def roll_back(kind: str) -> EmbeddingSpace:
+    """Switch back to the space of `kind` that was active before the current one."""
+    previous = (
+        EmbeddingSpace.objects.filter(kind=kind, state=State.RETIRED, activated_at__isnull=False)
+        .order_by("-activated_at")
+        .first()
+    )
+    if previous is None:
+        raise SpaceRefused(f"No earlier {kind} space to roll back to.")
+    activate_space(previous)
+    return previous
+
+
+def delete_space(space: EmbeddingSpace) -> int:
+    """Delete a space that does not serve, with its vectors, its index and its model files;
+    returns the number of vectors deleted."""
+    joint_model = JointModel.objects.filter(space=space).first()
+    if space.state == State.ACTIVE:
+        raise SpaceRefused(f"{space.name} is active: activate another space (or roll back) first.")
+    if joint_model is not None and joint_model.in_progress:
+        raise SpaceRefused(f"{space.name} is still {joint_model.state}; wait until it is ready or failed.")
+    count = (space.words if space.kind == Kind.WORD else space.image_embeddings).count()
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                for name in (space.index_name, f"{space.index_name}_tags"):
+                    cursor.execute(f"DROP INDEX IF EXISTS {name}")
+            space.delete()
+    except ProtectedError:
+        raise SpaceRefused(f"{space.name} is used by other spaces; delete those first.") from None
+    if joint_model is not None:
+        for stored in (joint_model.weights, joint_model.report):
+            if stored:
+                stored.storage.delete(stored.name)
+    return count
 
 
 def finish_building(space: EmbeddingSpace, *, activate: bool = False) -> None:
@@ -178,7 +245,7 @@ def ensure_image_spaces(encoder: ImageEncoder) -> ImageSpaces:
         name=f"{encoder.name}/wordnet", kind=Kind.MEANING, model=f"WordNet mass over {encoder.name}", dims=MASS_DIMS
     )
     joint = register_space(
-        name=f"conse/{encoder.name}/{word_space.name}",
+        name=EmbeddingSpace.conse_name(encoder.name, word_space),
         kind=Kind.JOINT,
         model=f"ConSE top-{settings.CONSE_TOP_T} over {encoder.name}",
         dims=word_space.dims,
@@ -202,15 +269,18 @@ def index_images(image_ids: list[int], pictures: list[PILImage.Image]) -> dict[i
     word_space = spaces.joint.word_space
     joint = conse_vectors(encoding.logits, selectors.class_vectors(word_space), settings.CONSE_TOP_T)
     meaning = wordnet_mass(softmax(encoding.logits))
-    rows = []
-    for row, image_id in enumerate(image_ids):
-        rows += [
-            ImageEmbedding(image_id=image_id, space=spaces.image, embedding=encoding.features[row]),
-            ImageEmbedding(image_id=image_id, space=spaces.meaning, embedding=meaning[row]),
-            ImageEmbedding(image_id=image_id, space=spaces.joint, embedding=joint[row]),
-        ]
+    vectors_by_space = {spaces.image: encoding.features, spaces.meaning: meaning, spaces.joint: joint}
+    # Trained spaces over these features, filling or filled, active or kept for a rollback.
+    for model in selectors.trained_models(spaces.image, word_space):
+        weights = selectors.head_weights(model)
+        vectors_by_space[model.space] = joint_vectors(encoding.features, weights, conse=joint, blend=model.blend)
+    rows = [
+        ImageEmbedding(image_id=image_id, space=space, embedding=space_vectors[row])
+        for space, space_vectors in vectors_by_space.items()
+        for row, image_id in enumerate(image_ids)
+    ]
     with transaction.atomic():
-        ImageEmbedding.objects.filter(image_id__in=image_ids, space__in=spaces.all()).delete()
+        ImageEmbedding.objects.filter(image_id__in=image_ids, space__in=list(vectors_by_space)).delete()
         ImageEmbedding.objects.bulk_create(rows)
     return {
         image_id: Annotations(

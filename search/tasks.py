@@ -16,7 +16,8 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog
-from search import indexing, operations
+from search import indexing, operations, training
+from search.models import JointModel
 
 logger = logging.getLogger(__name__)
 
@@ -100,3 +101,11 @@ def reconcile() -> int:
     if ids:
         logger.info("Reconciler queued images %s", ids)
     return len(ids)
+
+
+@shared_task(acks_late=False)
+def train_joint_model(model_id: int) -> None:
+    """Train a head, fill its space and evaluate it (progress on the JointModel row).
+    Not retried: a failure is recorded on the model for the admin."""
+    model = JointModel.objects.select_related("space", "image_space").get(pk=model_id)
+    training.run_training(model)

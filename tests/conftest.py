@@ -235,3 +235,51 @@ def demo_catalogue(django_db_setup, django_db_blocker, word_space) -> Iterator[d
         images = add_processed_images(items)
         yield dict(zip(DEMO_LOADERS, images, strict=True))
         clear_catalogue()
+
+
+def dev_photos(counts: dict[str, int], unlabelled: int = 0) -> list[tuple[bytes, str, str, str]]:
+    """Items for `add_processed_images` from the development photos: the first `counts[c]` photos
+    of each Pascal category c, and `unlabelled` photos without one (category "other", which word
+    models are not trained on: mark it so after processing, see `mark_unlabelled`)."""
+    import csv
+
+    assert DEV_DATASET.is_dir(), f"The development photos are not at {DEV_DATASET}; set DEV_DATASET."
+    with (DEV_DATASET / "labels.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    chosen = []
+    for category, count in counts.items():
+        chosen += [row for row in rows if row["pascal_category"] == category][:count]
+    chosen += [row for row in rows if not row["pascal_category"]][:unlabelled]
+    return [
+        (
+            (DEV_DATASET / row["file"]).read_bytes(),
+            row["file"],
+            row["imagenet_label"],
+            row["pascal_category"] or "other",
+        )
+        for row in chosen
+    ]
+
+
+def mark_unlabelled(name: str = "other") -> None:
+    from catalog.models import Category
+
+    Category.objects.filter(name=name).update(trained_on=False)
+
+
+def remove_trained_spaces() -> None:
+    """Delete the spaces that tests trained (with their index and files); the zero-shot space
+    of each becomes active again where a trained one was."""
+    from search import services
+    from search.models import EmbeddingSpace, JointModel
+
+    for model in JointModel.objects.select_related("space__word_space", "image_space"):
+        if model.space.state == EmbeddingSpace.State.ACTIVE:
+            conse = EmbeddingSpace.objects.get(
+                name=EmbeddingSpace.conse_name(model.image_space.name, model.space.word_space)
+            )
+            services.activate_space(conse)
+            model.space.refresh_from_db()
+        JointModel.objects.filter(pk=model.pk).update(state=JointModel.State.FAILED)
+        model.state = JointModel.State.FAILED
+        services.delete_space(model.space)

@@ -23,13 +23,16 @@ def folder_tree(root: Path) -> list[tuple[Path, str]]:
     ]
 
 
-def labelled_folder(root: Path, labels: Path, column: str, file_column: str) -> list[tuple[Path, str]]:
+def labelled_folder(
+    root: Path, labels: Path, column: str, file_column: str, unlabelled: str | None
+) -> list[tuple[Path, str]]:
     with labels.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         missing = {column, file_column} - set(reader.fieldnames or [])
         if missing:
             raise CommandError(f"{labels} has no column(s) {', '.join(sorted(missing))}; it has {reader.fieldnames}.")
-        return [(root / row[file_column], row[column]) for row in reader if row[column].strip()]
+        rows = [(root / row[file_column], row[column].strip() or unlabelled) for row in reader]
+        return [(path, label) for path, label in rows if label]
 
 
 class Command(BaseCommand):
@@ -43,11 +46,28 @@ class Command(BaseCommand):
         parser.add_argument("--labels", type=Path, help="CSV file with a row per image.")
         parser.add_argument("--column", default="category", help="CSV column holding the category.")
         parser.add_argument("--file-column", default="file", help="CSV column holding the file name.")
+        parser.add_argument(
+            "--unlabelled-category",
+            help="Import files with an empty label into this category, which word models are not trained on "
+            "(default: skip them).",
+        )
 
-    def handle(self, *args, directory: Path, labels: Path | None, column: str, file_column: str, **options) -> None:
+    def handle(
+        self,
+        *args,
+        directory: Path,
+        labels: Path | None,
+        column: str,
+        file_column: str,
+        unlabelled_category: str | None,
+        **options,
+    ) -> None:
         if not directory.is_dir():
             raise CommandError(f"{directory} is not a folder.")
-        entries = labelled_folder(directory, labels, column, file_column) if labels else folder_tree(directory)
+        if labels:
+            entries = labelled_folder(directory, labels, column, file_column, unlabelled_category)
+        else:
+            entries = folder_tree(directory)
         if not entries:
             raise CommandError(f"No images found in {directory}.")
         categories: dict[str, Category] = {}
@@ -57,7 +77,9 @@ class Command(BaseCommand):
         for path, category_name in tqdm(entries, desc="Importing", unit="image"):
             try:
                 if category_name not in categories:
-                    categories[category_name] = services.get_or_create_category(category_name)
+                    categories[category_name] = services.get_or_create_category(
+                        category_name, trained_on=category_name != unlabelled_category
+                    )
                 image = services.create_image(
                     data=path.read_bytes(),
                     filename=path.name,
