@@ -1,0 +1,164 @@
+"""What an image means in WordNet terms, and vectors for "more like this".
+
+Tags and the meaning vector spread each class's probability over the class and its ancestors, so
+that five uncertain dog breeds add up to a confident "dog". `visual_vectors`, `meaning_vectors`
+and their `blend_vectors` are the three similarity modes measured on the development photos.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ml.hierarchy import MAX_INFORMATIVE_CLASSES, load_hierarchy
+from ml.imagenet import CLASS_NAMES
+from ml.words import STOP_WORDS
+
+# Nodes shared by more than this share of the 1000 classes are dropped from the meaning vector:
+# "entity" (1000 classes), "physical entity" (997), "object" (958) and "whole" (949) hold almost
+# the same mass for every image. The next node, "artifact" (522), already separates things.
+MASS_MAX_SHARE = 0.9
+
+# The meaning vector's coordinates, in order: the 1000 classes, then their ancestors by wnid.
+MASS_NODES: tuple[str, ...] = load_hierarchy().nodes(MASS_MAX_SHARE)
+MASS_DIMS = len(MASS_NODES)  # 1856; pgvector indexes `vector` columns of up to 2000 dims with HNSW
+
+
+@functools.cache
+def _membership() -> np.ndarray:
+    """(1000, MASS_DIMS) 0/1: row c marks class c and each of its ancestors among MASS_NODES."""
+    hierarchy = load_hierarchy()
+    column = {wnid: position for position, wnid in enumerate(MASS_NODES)}
+    matrix = np.zeros((len(hierarchy), MASS_DIMS), dtype=np.float32)
+    for index, wnid in enumerate(hierarchy.wnids):
+        for node in (wnid, *hierarchy.ancestors[index]):
+            if node in column:
+                matrix[index, column[node]] = 1.0
+    matrix.setflags(write=False)
+    return matrix
+
+
+def wordnet_mass(probabilities: np.ndarray) -> np.ndarray:
+    """(n, MASS_DIMS) float32: each node's share of the image's probability mass.
+
+    `probabilities` is (n, 1000) softmax output (a single (1000,) row gives (1, MASS_DIMS)). Node
+    j of row i is the summed probability of the classes that are node j or descend from it; the
+    first 1000 coordinates are the class probabilities themselves. Compare `meaning_vectors`.
+    """
+    rows = np.atleast_2d(np.asarray(probabilities, dtype=np.float32))
+    if rows.shape[-1] != len(CLASS_NAMES):
+        raise ValueError(f"Expected {len(CLASS_NAMES)} class probabilities per row, got {rows.shape[-1]}.")
+    return rows @ _membership()
+
+
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0).astype(np.float32)
+
+
+def meaning_vectors(probabilities: np.ndarray) -> np.ndarray:
+    """(n, MASS_DIMS) unit rows to compare by cosine ("more like this" by meaning).
+
+    The square root of `wordnet_mass` (cosine then is the Hellinger affinity of the mass
+    distributions): on the development photos it found more same-category neighbours than the
+    raw mass (precision@10 0.824 against 0.806) and keeps a flipped, cropped copy nearest to its
+    original (20 of 20; raw mass 19).
+    """
+    return _unit_rows(np.sqrt(np.maximum(wordnet_mass(probabilities), 0.0)))
+
+
+def visual_vectors(features: np.ndarray) -> np.ndarray:
+    """(n, d) unit rows of pooled CNN features made comparable by cosine without any statistics.
+
+    Square root (tames the few large post-ReLU activations), then each row minus its own mean
+    (cosine becomes correlation; no catalogue mean vector needed). Precision@10 on the development
+    photos: 0.658, against 0.564 for raw cosine and 0.605 for centring on the photos' mean vector.
+    """
+    rows = np.sqrt(np.maximum(np.atleast_2d(np.asarray(features, dtype=np.float32)), 0.0))
+    return _unit_rows(rows - rows.mean(axis=1, keepdims=True))
+
+
+# Weight of meaning in `blend_vectors`: the cosine of two blends is (1 - w) x visual + w x meaning.
+# Development photos, precision@10 within Pascal categories (ceiling 0.833: 120 photos, many
+# categories with one or two): w = 0 0.658, 0.3 0.757, 0.5 0.788, 0.6 0.801, 0.7 0.812, 0.8 0.817,
+# 1 0.824; a flipped, cropped copy finds its original at every w, but its lead over the next photo
+# shrinks from 0.41 (w = 0) to 0.16 (0.7) and 0.01 (1): meaning alone cannot tell two photos of
+# one class apart. 0.7 is at the top of the plateau with a clear visual part.
+BLEND_MEANING_WEIGHT = 0.7
+
+
+def blend_vectors(
+    features: np.ndarray, probabilities: np.ndarray, meaning_weight: float = BLEND_MEANING_WEIGHT
+) -> np.ndarray:
+    """(n, d + MASS_DIMS) unit rows: `visual_vectors` and `meaning_vectors` side by side, scaled
+    by sqrt(1 - w) and sqrt(w) so that their cosine is (1 - w) x visual + w x meaning cosine.
+
+    3,136 dims with EfficientNet-Lite0: over pgvector's 2,000-dim HNSW limit for `vector`, within
+    its 4,000 for `halfvec`.
+    """
+    if not 0.0 <= meaning_weight <= 1.0:
+        raise ValueError("meaning_weight must be between 0 and 1.")
+    return np.hstack(
+        [
+            np.sqrt(1.0 - meaning_weight) * visual_vectors(features),
+            np.sqrt(meaning_weight) * meaning_vectors(probabilities),
+        ]
+    ).astype(np.float32)
+
+
+@functools.cache
+def _tag_sources(max_classes: int) -> tuple[tuple[tuple[str, int], ...], ...]:
+    """Per class: (tag, breadth) for the class itself (breadth 0) and for its basic-level ancestors
+    (breadth: the number of classes under it)."""
+    hierarchy = load_hierarchy()
+    sources = []
+    for index in range(len(hierarchy)):
+        tags = [(CLASS_NAMES[index].lower(), 0)]
+        for wnid in hierarchy.basic_level_ancestors(index, max_classes):
+            name = hierarchy.name(wnid).lower()
+            if name not in STOP_WORDS:
+                tags.append((name, hierarchy.coverage[wnid]))
+        sources.append(tuple(tags))
+    return tuple(sources)
+
+
+# Tags come from the image's most probable classes only (as ConSE uses its top 10) and must reach
+# this summed probability; the caller completes short lists (e.g. with nearest vocabulary words).
+TAG_TOP_CLASSES = 10
+TAG_MIN_SCORE = 0.05
+
+
+def image_tags(
+    probabilities_row: np.ndarray,
+    k: int = 10,
+    *,
+    top_classes: int = TAG_TOP_CLASSES,
+    min_score: float = TAG_MIN_SCORE,
+    max_classes: int = MAX_INFORMATIVE_CLASSES,
+) -> list[tuple[str, float]]:
+    """Up to `k` (tag, score) pairs describing one image, best first.
+
+    Tags are the lowercased names of the image's `top_classes` most probable classes ("tiger cat",
+    "egyptian cat") and of their informative ancestors whose first name is one word ("cat",
+    "feline"; compound inner names such as "domestic cat" or "odd-toed ungulate" are skipped). A
+    tag's score is the summed probability of those classes that carry it: how likely the image shows
+    a kind of that thing. Tags scoring under `min_score` are left out, so fewer than `k` may come
+    back. Ranking is by score to the percent, then the more specific tag (a class before any
+    ancestor, then fewer classes under it), then exact score, then alphabetically: chelsea (tiger
+    cat 0.38, egyptian cat 0.38, tabby 0.17, lynx 0.02) -> cat 0.94, feline 0.94, tiger cat,
+    egyptian cat, tabby; a sure zebra -> zebra, equine, ungulate.
+    """
+    probabilities = np.asarray(probabilities_row, dtype=np.float64).ravel()
+    if probabilities.shape != (len(CLASS_NAMES),):
+        raise ValueError(f"Expected {len(CLASS_NAMES)} class probabilities, got shape {probabilities.shape}.")
+    sources = _tag_sources(max_classes)
+    scores: dict[str, float] = {}
+    breadth: dict[str, int] = {}
+    for index in np.argsort(-probabilities, kind="stable")[:top_classes]:
+        # A set: a class that reaches one name by two paths counts once.
+        for tag, covered in set(sources[index]):
+            scores[tag] = scores.get(tag, 0.0) + float(probabilities[index])
+            breadth[tag] = min(breadth.get(tag, covered), covered)
+    ranked = sorted(scores, key=lambda tag: (-round(scores[tag], 2), breadth[tag], -scores[tag], tag))
+    return [(tag, round(scores[tag], 4)) for tag in ranked if scores[tag] >= min_score][:k]
