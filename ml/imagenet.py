@@ -21,28 +21,16 @@ def check_class_index(index: int) -> int:
 
 _WORD_SPLIT = re.compile(r"[\s\-']+")
 
-# Broad words for big groups of ImageNet's (WordNet-ordered) classes. 118 dog breeds with names
-# like "Dandie Dinmont" have word vectors nowhere near "dog"; without the group word a search
-# for "dog" would miss most dog photos. Index ranges follow the WordNet hierarchy of ImageNet-1k.
-CLASS_GROUPS: dict[str, tuple[range, ...]] = {
-    "fish": (range(0, 7), range(389, 398)),
-    "bird": (range(7, 25), range(80, 101), range(127, 147)),
-    "snake": (range(52, 69),),
-    "dog": (range(151, 269),),
-    "cat": (range(281, 286),),
-    "monkey": (range(369, 383),),
-}
+
+def split_words(name: str) -> list[str]:
+    """Lowercase words of a name, for word-vector lookup ("Tiger cat" -> ["tiger", "cat"])."""
+    # Single letters ("o" in jack-o'-lantern) carry no meaning and have noisy vectors.
+    return [word for word in _WORD_SPLIT.split(name.lower()) if len(word) > 1]
 
 
 def class_words(index: int) -> list[str]:
     """Lowercase words of a class name, for word-vector lookup ("tiger cat" -> ["tiger", "cat"])."""
-    # Single letters ("o" in jack-o'-lantern) carry no meaning and have noisy vectors.
-    return [word for word in _WORD_SPLIT.split(CLASS_NAMES[index].lower()) if len(word) > 1]
-
-
-def class_group(index: int) -> str | None:
-    """The broad word for a class's group ("Dandie Dinmont" -> "dog"), if it has one."""
-    return next((word for word, ranges in CLASS_GROUPS.items() if any(index in r for r in ranges)), None)
+    return split_words(CLASS_NAMES[index])
 
 
 def matching_classes(query: str, limit: int = 20) -> list[tuple[int, str]]:

@@ -1,7 +1,8 @@
-"""What an image's class probabilities mean in WordNet terms: tags and a "meaning" vector.
+"""What an image means in WordNet terms, and vectors for "more like this".
 
-Both spread each class's probability over the class and its ancestors, so that five uncertain dog
-breeds add up to a confident "dog".
+Tags and the meaning vector spread each class's probability over the class and its ancestors, so
+that five uncertain dog breeds add up to a confident "dog". `visual_vectors`, `meaning_vectors`
+and their `blend_vectors` are the three similarity modes measured on the development photos.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 
 from ml.hierarchy import MAX_INFORMATIVE_CLASSES, load_hierarchy
 from ml.imagenet import CLASS_NAMES
+from ml.words import STOP_WORDS
 
 # Nodes shared by more than this share of the 1000 classes are dropped from the meaning vector:
 # "entity" (1000 classes), "physical entity" (997), "object" (958) and "whole" (949) hold almost
@@ -40,9 +42,9 @@ def _membership() -> np.ndarray:
 def wordnet_mass(probabilities: np.ndarray) -> np.ndarray:
     """(n, MASS_DIMS) float32: each node's share of the image's probability mass.
 
-    `probabilities` is (n, 1000) or (1000,) softmax output. Node j of row i is the summed
-    probability of the classes that are node j or descend from it; the first 1000 coordinates are
-    the class probabilities themselves. Compare rows by cosine.
+    `probabilities` is (n, 1000) softmax output (a single (1000,) row gives (1, MASS_DIMS)). Node
+    j of row i is the summed probability of the classes that are node j or descend from it; the
+    first 1000 coordinates are the class probabilities themselves. Compare `meaning_vectors`.
     """
     rows = np.atleast_2d(np.asarray(probabilities, dtype=np.float32))
     if rows.shape[-1] != len(CLASS_NAMES):
@@ -50,18 +52,74 @@ def wordnet_mass(probabilities: np.ndarray) -> np.ndarray:
     return rows @ _membership()
 
 
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0).astype(np.float32)
+
+
+def meaning_vectors(probabilities: np.ndarray) -> np.ndarray:
+    """(n, MASS_DIMS) unit rows to compare by cosine ("more like this" by meaning).
+
+    The square root of `wordnet_mass` (cosine then is the Hellinger affinity of the mass
+    distributions): on the development photos it found more same-category neighbours than the
+    raw mass (precision@10 0.824 against 0.806) and keeps a flipped, cropped copy nearest to its
+    original (20 of 20; raw mass 19).
+    """
+    return _unit_rows(np.sqrt(np.maximum(wordnet_mass(probabilities), 0.0)))
+
+
+def visual_vectors(features: np.ndarray) -> np.ndarray:
+    """(n, d) unit rows of pooled CNN features made comparable by cosine without any statistics.
+
+    Square root (tames the few large post-ReLU activations), then each row minus its own mean
+    (cosine becomes correlation; no catalogue mean vector needed). Precision@10 on the development
+    photos: 0.658, against 0.564 for raw cosine and 0.605 for centring on the photos' mean vector.
+    """
+    rows = np.sqrt(np.maximum(np.atleast_2d(np.asarray(features, dtype=np.float32)), 0.0))
+    return _unit_rows(rows - rows.mean(axis=1, keepdims=True))
+
+
+# Weight of meaning in `blend_vectors`: the cosine of two blends is (1 - w) x visual + w x meaning.
+# Development photos, precision@10 within Pascal categories (ceiling 0.833: 120 photos, many
+# categories with one or two): w = 0 0.658, 0.3 0.757, 0.5 0.788, 0.6 0.801, 0.7 0.812, 0.8 0.817,
+# 1 0.824; a flipped, cropped copy finds its original at every w, but its lead over the next photo
+# shrinks from 0.41 (w = 0) to 0.16 (0.7) and 0.01 (1): meaning alone cannot tell two photos of
+# one class apart. 0.7 is at the top of the plateau with a clear visual part.
+BLEND_MEANING_WEIGHT = 0.7
+
+
+def blend_vectors(
+    features: np.ndarray, probabilities: np.ndarray, meaning_weight: float = BLEND_MEANING_WEIGHT
+) -> np.ndarray:
+    """(n, d + MASS_DIMS) unit rows: `visual_vectors` and `meaning_vectors` side by side, scaled
+    by sqrt(1 - w) and sqrt(w) so that their cosine is (1 - w) x visual + w x meaning cosine.
+
+    3,136 dims with EfficientNet-Lite0: over pgvector's 2,000-dim HNSW limit for `vector`, within
+    its 4,000 for `halfvec`.
+    """
+    if not 0.0 <= meaning_weight <= 1.0:
+        raise ValueError("meaning_weight must be between 0 and 1.")
+    return np.hstack(
+        [
+            np.sqrt(1.0 - meaning_weight) * visual_vectors(features),
+            np.sqrt(meaning_weight) * meaning_vectors(probabilities),
+        ]
+    ).astype(np.float32)
+
+
 @functools.cache
-def _tag_sources(max_classes: int) -> tuple[tuple[str, int], ...]:
-    """Per class: the class's own tag, then its informative ancestors' (tag, classes covered)."""
+def _tag_sources(max_classes: int) -> tuple[tuple[tuple[str, int], ...], ...]:
+    """Per class: (tag, breadth) for the class itself (breadth 0) and for its basic-level ancestors
+    (breadth: the number of classes under it)."""
     hierarchy = load_hierarchy()
     sources = []
     for index in range(len(hierarchy)):
-        own = (CLASS_NAMES[index].lower(), 1)
-        ancestors = [
-            (hierarchy.name(wnid).lower(), hierarchy.coverage[wnid])
-            for wnid in hierarchy.informative_ancestors(index, max_classes)
-        ]
-        sources.append((own, *ancestors))
+        tags = [(CLASS_NAMES[index].lower(), 0)]
+        for wnid in hierarchy.basic_level_ancestors(index, max_classes):
+            name = hierarchy.name(wnid).lower()
+            if name not in STOP_WORDS:
+                tags.append((name, hierarchy.coverage[wnid]))
+        sources.append(tuple(tags))
     return tuple(sources)
 
 
@@ -81,29 +139,26 @@ def image_tags(
 ) -> list[tuple[str, float]]:
     """Up to `k` (tag, score) pairs describing one image, best first.
 
-    Tags are the lowercased names of the image's `top_classes` most probable classes ("tabby",
-    "tiger cat") and of their informative ancestors (first WordNet name: "domestic cat", "cat",
-    "feline"). A tag's score is the summed probability of those classes that carry it, i.e. the
-    probability that the image shows a kind of that thing; tags under `min_score` are left out.
-    Equal scores list the more specific tag (fewer classes under it) first, then alphabetically.
+    Tags are the lowercased names of the image's `top_classes` most probable classes ("tiger cat",
+    "egyptian cat") and of their informative ancestors whose first name is one word ("cat",
+    "feline"; compound inner names such as "domestic cat" or "odd-toed ungulate" are skipped). A
+    tag's score is the summed probability of those classes that carry it: how likely the image shows
+    a kind of that thing. Tags scoring under `min_score` are left out, so fewer than `k` may come
+    back. Ranking is by score to the percent, then the more specific tag (a class before any
+    ancestor, then fewer classes under it), then exact score, then alphabetically: chelsea (tiger
+    cat 0.38, egyptian cat 0.38, tabby 0.17, lynx 0.02) -> cat 0.94, feline 0.94, tiger cat,
+    egyptian cat, tabby; a sure zebra -> zebra, equine, ungulate.
     """
     probabilities = np.asarray(probabilities_row, dtype=np.float64).ravel()
     if probabilities.shape != (len(CLASS_NAMES),):
         raise ValueError(f"Expected {len(CLASS_NAMES)} class probabilities, got shape {probabilities.shape}.")
     sources = _tag_sources(max_classes)
-    best = np.argsort(-probabilities, kind="stable")[:top_classes]
     scores: dict[str, float] = {}
     breadth: dict[str, int] = {}
-    for index in best:
-        # A set, so a class that reaches one name twice (two parents called alike) counts once.
+    for index in np.argsort(-probabilities, kind="stable")[:top_classes]:
+        # A set: a class that reaches one name by two paths counts once.
         for tag, covered in set(sources[index]):
             scores[tag] = scores.get(tag, 0.0) + float(probabilities[index])
             breadth[tag] = min(breadth.get(tag, covered), covered)
-    # Scores are rounded before ranking so that float noise cannot reorder equal sums.
-    ranked = sorted(scores, key=lambda tag: (-round(scores[tag], 6), breadth[tag], tag))
-    return [(tag, round(scores[tag], 6)) for tag in ranked if scores[tag] >= min_score][:k]
-
-
-def class_meaning(class_index: int) -> np.ndarray:
-    """(MASS_DIMS,) the meaning vector of an image that is certainly of one class."""
-    return _membership()[class_index].copy()
+    ranked = sorted(scores, key=lambda tag: (-round(scores[tag], 2), breadth[tag], -scores[tag], tag))
+    return [(tag, round(scores[tag], 4)) for tag in ranked if scores[tag] >= min_score][:k]

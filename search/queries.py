@@ -12,8 +12,8 @@ from PIL import Image as PILImage
 
 from ml.conse import conse_vectors, softmax
 from ml.devise import joint_vectors
-from ml.imagenet import check_class_index
-from ml.meaning import class_meaning, wordnet_mass
+from ml.imagenet import NUM_CLASSES, check_class_index
+from ml.meaning import meaning_vectors
 from search import selectors
 from search.encoders import encoder
 from search.models import EmbeddingSpace, ImageEmbedding, JointModel
@@ -137,14 +137,16 @@ def photo_query(picture: PILImage.Image, image_space: EmbeddingSpace, joint_spac
         if model is not None:  # a trained head: the photo's features through it
             joint = joint_vectors(encoding.features, selectors.head_weights(model), conse=joint, blend=model.blend)
         joint = joint[0]
-    return ImageQuery(features=encoding.features[0], meaning=wordnet_mass(softmax(encoding.logits))[0], joint=joint)
+    return ImageQuery(features=encoding.features[0], meaning=meaning_vectors(softmax(encoding.logits))[0], joint=joint)
 
 
 def focused_meaning(class_index: int) -> np.ndarray:
     """Focus in the meaning space: the meaning of the focus class itself (the cat, its kind of
     animal, ...), so that "same kind of thing" means the same kind as the focused object."""
     try:
-        return class_meaning(check_class_index(class_index))
+        certain = np.zeros(NUM_CLASSES, dtype=np.float32)
+        certain[check_class_index(class_index)] = 1.0
+        return meaning_vectors(certain)[0]
     except ValueError as exc:
         raise QueryError(str(exc)) from None
 

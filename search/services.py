@@ -18,7 +18,7 @@ from ml.conse import conse_vectors, softmax, top_classes
 from ml.devise import joint_vectors
 from ml.encoding import ImageEncoder
 from ml.imagenet import CLASS_NAMES
-from ml.meaning import MASS_DIMS, wordnet_mass
+from ml.meaning import MASS_DIMS, image_tags, meaning_vectors
 from ml.words import GLOVE_6B_50D_SOURCE, is_tag_word, load_glove_6b_50d
 from search import evaluation, selectors, vectors
 from search.encoders import current_encoder
@@ -254,6 +254,20 @@ def ensure_image_spaces(encoder: ImageEncoder) -> ImageSpaces:
     return ImageSpaces(image=image, meaning=meaning, joint=joint)
 
 
+def describe(word_space: EmbeddingSpace, probabilities: np.ndarray, joint: np.ndarray) -> list[dict]:
+    """An image's tags: the names of its likely classes and their kinds (tabby -> cat, feline),
+    scored by probability, then, up to TAGS_PER_IMAGE, the vocabulary words nearest its
+    word-space vector, scored below the last class tag (that score times their cosine)."""
+    tags = image_tags(probabilities, k=settings.TAGS_PER_IMAGE)
+    missing = settings.TAGS_PER_IMAGE - len(tags)
+    if missing > 0 and np.any(joint):
+        floor = tags[-1][1] if tags else 1.0
+        known = {word for word, _ in tags}
+        nearest = selectors.nearest_words(word_space, joint, k=missing, tags_only=True, exclude=known)
+        tags += [(word, floor * score) for word, score in nearest]
+    return [{"word": word, "score": round(score, 4)} for word, score in tags]
+
+
 @dataclass(frozen=True)
 class Annotations:
     classes: list[dict]
@@ -268,7 +282,8 @@ def index_images(image_ids: list[int], pictures: list[PILImage.Image]) -> dict[i
     encoding = encoder.encode(pictures)
     word_space = spaces.joint.word_space
     joint = conse_vectors(encoding.logits, selectors.class_vectors(word_space), settings.CONSE_TOP_T)
-    meaning = wordnet_mass(softmax(encoding.logits))
+    probabilities = softmax(encoding.logits)
+    meaning = meaning_vectors(probabilities)
     vectors_by_space = {spaces.image: encoding.features, spaces.meaning: meaning, spaces.joint: joint}
     # Trained spaces over these features, filling or filled, active or kept for a rollback.
     for model in selectors.trained_models(spaces.image, word_space):
@@ -288,14 +303,7 @@ def index_images(image_ids: list[int], pictures: list[PILImage.Image]) -> dict[i
                 {"index": index, "label": CLASS_NAMES[index], "probability": round(probability, 4)}
                 for index, probability in top_classes(encoding.logits[row], k=5)
             ],
-            tags=[
-                {"word": word, "score": round(score, 4)}
-                for word, score in selectors.nearest_words(
-                    word_space, joint[row], k=settings.TAGS_PER_IMAGE, tags_only=True
-                )
-            ]
-            if np.any(joint[row])
-            else [],
+            tags=describe(word_space, probabilities[row], joint[row]),
         )
         for row, image_id in enumerate(image_ids)
     }

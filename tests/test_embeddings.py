@@ -64,7 +64,10 @@ def test_photos_get_their_classes_and_tags(processed) -> None:
 
     chelsea_top3 = [c["label"] for c in chelsea.classes[:3]]
     assert set(chelsea_top3) & {"tabby", "tiger cat", "Egyptian cat"}, chelsea_top3
-    assert "cat" in [tag["word"] for tag in chelsea.tags[:10]], chelsea.tags
+    first5 = [tag["word"] for tag in chelsea.tags[:5]]
+    assert "cat" in first5 and not {"snake", "crocodile"} & set(first5), (
+        chelsea.tags
+    )  # its kind, not GloVe's neighbours
 
     coffee_top3 = [c["label"] for c in coffee.classes[:3]]
     assert set(coffee_top3) & {"espresso", "cup"}, coffee_top3
@@ -74,9 +77,9 @@ def test_photos_get_their_classes_and_tags(processed) -> None:
         assert len(image.classes) == 5 and len(image.tags) == 10
         probabilities = [c["probability"] for c in image.classes]
         assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1.0001
-        scores = [tag["score"] for tag in image.tags]
-        assert scores == sorted(scores, reverse=True)
-        assert all(is_tag_word(tag["word"]) for tag in image.tags)
+        scores = [round(tag["score"], 2) for tag in image.tags]
+        assert scores == sorted(scores, reverse=True)  # ties within a percent: the more specific first
+        assert all(all(is_tag_word(word) for word in tag["word"].split()) for tag in image.tags)
         assert image.width and image.height and image.thumbnail
 
 
