@@ -7,12 +7,14 @@ mode, the ratio of index to exact latency measured in the same run, and recall@k
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 import uuid
 from collections.abc import Callable
 
 import numpy as np
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from rich.console import Console
@@ -20,6 +22,7 @@ from rich.table import Table
 
 from catalog.models import Category, Image
 from search import modes, queries, selectors
+from search.management.commands._report import write_section
 from search.models import EmbeddingSpace, ImageEmbedding
 
 Kind = EmbeddingSpace.Kind
@@ -48,24 +51,22 @@ class Command(BaseCommand):
 
     def handle(self, *args, items: int, queries: int, k: int, **options) -> None:
         image_space, joint_space = selectors.active_space(Kind.IMAGE), selectors.active_space(Kind.JOINT)
-        if image_space is None or joint_space is None:
+        meaning_space = selectors.active_space(Kind.MEANING)
+        if image_space is None or joint_space is None or meaning_space is None:
             raise CommandError("No processed images yet: run `manage.py load_demo` and a worker first.")
         seeds = list(ImageEmbedding.objects.filter(space=image_space).values_list("image_id", flat=True)[:200])
         self.console = Console()
         try:
             with transaction.atomic():
-                self.grow(image_space, joint_space, seeds, items)
-                self.measure(image_space, joint_space, seeds[:queries], k)
+                self.grow([image_space, meaning_space, joint_space], seeds, items)
+                self.measure(image_space, seeds[:queries], k)
                 raise Rollback
         except Rollback:
             self.console.print("Synthetic items rolled back.")
 
-    def grow(self, image_space: EmbeddingSpace, joint_space: EmbeddingSpace, seeds: list[int], items: int) -> None:
+    def grow(self, spaces: list[EmbeddingSpace], seeds: list[int], items: int) -> None:
         rng = np.random.default_rng(0)
-        base = {
-            space.pk: np.stack([queries.stored_vector(seed, space) for seed in seeds])
-            for space in (image_space, joint_space)
-        }
+        base = {space.pk: np.stack([queries.stored_vector(seed, space) for seed in seeds]) for space in spaces}
         category = Category.objects.create(name=f"benchmark {uuid.uuid4()}", slug=f"benchmark-{uuid.uuid4()}")
         created = Image.objects.bulk_create(
             Image(title=f"synthetic {n}", category=category, original="benchmark.jpg", sha256=uuid.uuid4().hex * 2,
@@ -73,7 +74,7 @@ class Command(BaseCommand):
             for n in range(items)
         )  # fmt: skip
         start = time.perf_counter()
-        for space in (image_space, joint_space):
+        for space in spaces:
             vectors = base[space.pk][rng.integers(0, len(seeds), items)]
             noise = rng.normal(0, vectors.std(), vectors.shape).astype(np.float32)
             ImageEmbedding.objects.bulk_create(
@@ -88,7 +89,7 @@ class Command(BaseCommand):
             cursor.execute("ANALYZE catalog_image")
         self.console.print(f"Added {items} synthetic items in {time.perf_counter() - start:.1f} s (vectors + index).")
 
-    def measure(self, image_space: EmbeddingSpace, joint_space: EmbeddingSpace, seeds: list[int], k: int) -> None:
+    def measure(self, image_space: EmbeddingSpace, seeds: list[int], k: int) -> None:
         vectors = [queries.stored_vector(seed, image_space) for seed in seeds]
         words = ["dog", "cat sofa", "ocean", "street", "red car", "bird -cat"]
         tabby = queries.focus_weights(image_space, 281)
@@ -105,15 +106,30 @@ class Command(BaseCommand):
         def similar_words(i: int) -> object:
             return modes.similar_words(words[i % len(words)], k=k).words
 
+        items = list(Image.objects.filter(pk__in=seeds).select_related("category"))
+
+        def more_like_this(similarity: str) -> Callable[[int], object]:
+            def search(i: int) -> object:
+                item = items[i % len(items)]
+                return modes.similar_items(item, modes.Filters(k=k), similarity=similarity).hits
+
+            return search
+
         cases: dict[str, Callable[[int], object]] = {
             "similar items (image space)": similar,
             "words to images (joint space)": words_to_images,
             "focus on a class (exact)": focused,
             "similar words (word space)": similar_words,
+            "more like this, visual (API mode)": more_like_this("visual"),
+            "more like this, meaning (API mode)": more_like_this("meaning"),
+            "more like this, blend (API mode)": more_like_this("blend"),
         }
-        table = Table(title=f"Search latency, {Image.objects.count()} items, k={k}")
-        for column in ("mode", "p50 ms (index)", "p95 ms", "p50 ms (exact)", "exact/index", "recall@k"):
+        title = f"Search latency, {Image.objects.count()} items, k={k}"
+        columns = ("mode", "p50 ms (index)", "p95 ms", "p50 ms (exact)", "exact/index", "recall@k")
+        table = Table(title=title)
+        for column in columns:
             table.add_column(column)
+        rows: list[list[str]] = []
         runs = len(seeds)
         for name, case in cases.items():
             counter = iter(range(10**6))
@@ -129,15 +145,28 @@ class Command(BaseCommand):
                 for got, want in zip(indexed_results, exact_results, strict=True)
             )
             p50, p50_exact = statistics.median(indexed), statistics.median(exact)
-            table.add_row(
+            row = [
                 name,
                 f"{p50:.1f}",
                 f"{np.percentile(indexed, 95):.1f}",
                 f"{p50_exact:.1f}",
                 f"{p50_exact / p50:.1f}x",
                 f"{recall:.3f}",
-            )
+            ]
+            table.add_row(*row)
+            rows.append(row)
         self.console.print(table)
+        lines = [
+            f"{title}, measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores by `./dev bench`",
+            "(`manage.py benchmark_search`), in-process (no HTTP). Synthetic items are real catalogue",
+            'vectors plus Gaussian noise of their own spread, rolled back afterwards. "exact" is the same',
+            "query with index scans off.",
+            "",
+            "| " + " | ".join(columns) + " |",
+            "|" + "---|" * len(columns),
+            *("| " + " | ".join(row) + " |" for row in rows),
+        ]
+        write_section(settings.BASE_DIR / "docs" / "benchmarks.md", "Search latency", "\n".join(lines))
 
 
 def key(result: object) -> object:
