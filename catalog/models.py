@@ -45,11 +45,11 @@ class Category(models.Model):
 
 
 class Image(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PROCESSING = "processing", "Processing"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
+    class Status(models.TextChoices):  # labels come from the names: "Pending", ...
+        PENDING = "pending"
+        PROCESSING = "processing"
+        READY = "ready"
+        FAILED = "failed"
 
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)

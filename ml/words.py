@@ -1,4 +1,4 @@
-"""Word vectors: loading (bundled GloVe or text files), lookup and nearest-neighbour search."""
+"""Word vectors: loading (bundled GloVe or text files) and lookup; PostgreSQL does the searching."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ class WordVectors:
     words: list[str]
     vectors: np.ndarray  # (n, d) float32, row i belongs to words[i]
     _rows: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
-    _unit: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def dims(self) -> int:
@@ -33,23 +32,6 @@ class WordVectors:
         """Vectors for the words that are known; unknown words are simply absent."""
         rows = self._row_index()
         return {word: self.vectors[rows[word]] for word in words if word in rows}
-
-    def nearest(self, vector: np.ndarray, k: int, *, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
-        """The `k` words most cosine-similar to `vector`, best first (exact search)."""
-        if self._unit is None:
-            norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
-            self._unit = (self.vectors / np.maximum(norms, 1e-12)).astype(np.float32)
-        norm = float(np.linalg.norm(vector))
-        if norm == 0.0 or k <= 0:
-            return []
-        scores = self._unit @ (np.asarray(vector, dtype=np.float32) / norm)
-        excluded = set(exclude)
-        # Over-fetch so that excluded words do not leave the result short.
-        take = min(len(scores), k + len(excluded))
-        best = np.argpartition(-scores, take - 1)[:take]
-        best = best[np.argsort(-scores[best])]
-        hits = [(self.words[row], float(scores[row])) for row in best if self.words[row] not in excluded]
-        return hits[:k]
 
 
 def load_glove_6b_50d(limit: int | None = None) -> WordVectors:

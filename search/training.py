@@ -129,13 +129,9 @@ def labelled_items(image_space: EmbeddingSpace, word_space: EmbeddingSpace, *, t
     return LabelledItems(
         image_ids=np.array([row[0] for row in rows], dtype=np.int64),
         features=np.array([row[4] for row in rows], dtype=np.float32).reshape(len(rows), image_space.dims),
-        labels=labels,
-        label_names=names,
-        label_words=words,
-        label_vectors=label_matrix,
-        targets=targets,
-        skipped=skipped,
-    )
+        labels=labels, label_names=names, label_words=words, label_vectors=label_matrix,
+        targets=targets, skipped=skipped,
+    )  # fmt: skip
 
 
 def code_version() -> str:

@@ -45,6 +45,22 @@ def jpeg(picture: PILImage.Image) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.fixture(scope="session")
+def lite0():
+    """EfficientNet-Lite0 in torch, the reference the ONNX runtime is checked against."""
+    from ml.torch_encoders import EfficientNetLite0Encoder
+
+    return EfficientNetLite0Encoder()
+
+
+@pytest.fixture(scope="session")
+def glove():
+    """GloVe 6B 50d, all 400,000 words, from the wheel."""
+    from ml.words import load_glove_6b_50d
+
+    return load_glove_6b_50d()
+
+
 @pytest.fixture
 def media(settings, tmp_path: Path) -> Path:
     """Files of rolled-back tests go to a temporary folder, not the shared test media."""

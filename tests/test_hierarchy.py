@@ -29,24 +29,13 @@ from ml.measure_hierarchy import (
     Encoder,
     copies_found,
     label_search,
-    lite0_encoder,
     load_dev_set,
     mean_defined,
     pascal_r_precision,
     precision_at_10,
 )
-from ml.words import WordVectors, load_glove_6b_50d
+from ml.words import WordVectors
 from tests.conftest import DEV_DATASET
-
-
-@pytest.fixture(scope="module")
-def glove() -> WordVectors:
-    return load_glove_6b_50d()
-
-
-@pytest.fixture(scope="module")
-def lite0() -> Encoder:
-    return lite0_encoder()
 
 
 @pytest.fixture(scope="module")
