@@ -69,6 +69,7 @@ class ImageViewSet(catalog_api.ImageViewSet):
                 "Duplicate", {"detail": serializers.CharField(), "existing_id": serializers.IntegerField()}
             ),
             413: ERROR,
+            415: ERROR,  # a body that is not multipart (or is malformed)
         },
     )
     def create(self, request: Request) -> Response:
@@ -91,7 +92,7 @@ class ImageViewSet(catalog_api.ImageViewSet):
 
     @extend_schema(
         request=None,
-        responses={202: inline_serializer("Queued", ITEM_STATUS), 400: ERROR, 404: ERROR},
+        responses={202: inline_serializer("Queued", ITEM_STATUS), 400: ERROR, 404: ERROR, 415: ERROR},
     )
     @action(detail=True, methods=["post"])
     def reprocess(self, request: Request, pk: str) -> Response:
@@ -194,7 +195,7 @@ def similarity(request: Request) -> str:
 @extend_schema(
     parameters=[SearchFiltersSerializer, SimilaritySerializer],
     request={"multipart/form-data": inline_serializer("PhotoUpload", {"file": serializers.FileField()})},
-    responses={200: ImageResultsSerializer, 413: ERROR, **ERRORS},
+    responses={200: ImageResultsSerializer, 413: ERROR, 415: ERROR, **ERRORS},
 )
 @api_view(["POST"])
 @permission_classes([AllowAny])  # visitors search by photo; nothing is stored

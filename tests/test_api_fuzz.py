@@ -46,7 +46,13 @@ def test_api_answers_every_generated_request_within_its_schema(staff_token: str,
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
                 @given(case=operation.as_strategy(generation_mode=mode))
-                @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+                @settings(
+                    max_examples=EXAMPLES,
+                    deadline=None,
+                    suppress_health_check=list(HealthCheck),
+                    database=None,
+                    derandomize=True,  # the same cases every run: CI never fails by chance
+                )
                 def check(case) -> None:
                     case.call_and_validate(headers=headers, excluded_checks=LENIENT)
 
