@@ -68,7 +68,21 @@ class Similarity(models.TextChoices):
     MEANING = "meaning", "Same kind of thing"
 
 
+@dataclass(frozen=True)
+class _ImageSpaces:
+    """The spaces a search by image reads, looked up once per request."""
+
+    image: EmbeddingSpace
+    meaning: EmbeddingSpace | None
+    joint: EmbeddingSpace | None
+
+
+def _image_spaces() -> _ImageSpaces:
+    return _ImageSpaces(_space(Kind.IMAGE), selectors.active_space(Kind.MEANING), selectors.active_space(Kind.JOINT))
+
+
 def _images_like(
+    spaces: _ImageSpaces,
     query: queries.ImageQuery,
     filters: Filters,
     focus_class: int | None,
@@ -79,8 +93,7 @@ def _images_like(
     """Items like a query image: by its CNN features (looks like), by its WordNet meaning (same
     kind of thing), or both blended. A focus class reweights the features by its classifier
     weights and replaces the meaning by the class's own."""
-    image_space = _space(Kind.IMAGE)
-    meaning_space = selectors.active_space(Kind.MEANING)
+    image_space, meaning_space = spaces.image, spaces.meaning
     if query.meaning is None or meaning_space is None:
         similarity = Similarity.VISUAL  # not embedded in the meaning space yet (see `reembed`)
     meaning_share = {Similarity.VISUAL: 0.0, Similarity.MEANING: MEANING_MODE_SHARE}.get(
@@ -99,9 +112,8 @@ def _images_like(
         hits = selectors.nearest_images(side.space, side.query, k=filters.k, weights=side.weights, **filter_args)
     else:
         hits = selectors.blended_images(sides, k=filters.k, **filter_args)
-    joint = selectors.active_space(Kind.JOINT)
-    if joint is not None:
-        selectors.explain_hits(hits, joint.word_space, query.joint)
+    if spaces.joint is not None:
+        selectors.explain_hits(hits, spaces.joint.word_space, query.joint)
     return ImageResults(hits=hits, focus_class=focus_class, similarity=similarity)
 
 
@@ -109,18 +121,18 @@ def similar_items(
     image: Image, filters: Filters, *, focus_class: int | None = None, similarity: str = Similarity.BLEND
 ) -> ImageResults:
     """More like this: items nearest to a catalogue item's stored vectors."""
-    query = queries.item_query(
-        image.pk, _space(Kind.IMAGE), selectors.active_space(Kind.MEANING), selectors.active_space(Kind.JOINT)
-    )
-    return _images_like(query, filters, focus_class, similarity, exclude_id=image.pk)
+    spaces = _image_spaces()
+    query = queries.item_query(image.pk, spaces.image, spaces.meaning, spaces.joint)
+    return _images_like(spaces, query, filters, focus_class, similarity, exclude_id=image.pk)
 
 
 def similar_to_photo(
     picture: PILImage.Image, filters: Filters, *, focus_class: int | None = None, similarity: str = Similarity.BLEND
 ) -> ImageResults:
     """Search by photo: the photo runs through the encoder in the request and is not stored."""
-    query = queries.photo_query(picture, _space(Kind.IMAGE), selectors.active_space(Kind.JOINT))
-    return _images_like(query, filters, focus_class, similarity)
+    spaces = _image_spaces()
+    query = queries.photo_query(picture, spaces.image, spaces.joint)
+    return _images_like(spaces, query, filters, focus_class, similarity)
 
 
 class Match(models.TextChoices):

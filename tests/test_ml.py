@@ -157,8 +157,9 @@ def test_onnx_export_is_reused(model_dir: Path, lite0_onnx: OnnxEncoder) -> None
 def nearest(words: WordVectors, vector: np.ndarray, k: int, exclude=()) -> list[str]:
     """Exact nearest words by cosine (the product searches them in PostgreSQL)."""
     scores = words.vectors @ vector / (np.linalg.norm(words.vectors, axis=1) * np.linalg.norm(vector) + 1e-12)
+    excluded = set(exclude)
     ranked = (words.words[row] for row in np.argsort(-scores))
-    return [word for word in ranked if word not in set(exclude)][:k]
+    return [word for word in ranked if word not in excluded][:k]
 
 
 def test_glove_rows_match_words(glove: WordVectors) -> None:
