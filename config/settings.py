@@ -245,6 +245,9 @@ HYBRID_SEMANTIC_WEIGHT = float(env_str("HYBRID_SEMANTIC_WEIGHT", "1"))
 # Measured on the dev photos (precision@10 within Pascal categories): 0.5 -> 0.792, 0.6 -> 0.801,
 # 0.7 -> 0.802, 0.8 -> 0.803; 0.7 sits in the plateau and keeps looks mattering.
 BLEND_MEANING_WEIGHT = float(env_str("BLEND_MEANING_WEIGHT", "0.7"))
+# Word search: share of the meaning space for words that name WordNet synsets, against the word
+# space (measured in ml/meaning.py, WORD_MEANING_WEIGHT).
+WORD_MEANING_WEIGHT = float(env_str("WORD_MEANING_WEIGHT", "0.7"))
 # Trained image-to-word models (search.training): defaults chosen by measurement, see the README.
 JOINT_LOSS = env_str("JOINT_LOSS", "cosine")  # or "hinge" (DeViSE's rank loss)
 JOINT_HIDDEN = env_int("JOINT_HIDDEN", 512)  # the head's hidden layer

@@ -23,12 +23,20 @@ from PIL import Image, ImageOps
 from ml.conse import class_word_matrix, conse_vectors, softmax
 from ml.hierarchy import load_hierarchy
 from ml.imagenet import CLASS_NAMES, class_words, split_words
-from ml.meaning import blend_vectors, image_tags, meaning_vectors, visual_vectors
+from ml.meaning import (
+    WORD_MEANING_WEIGHT,
+    blend_vectors,
+    image_tags,
+    meaning_vectors,
+    named_meaning,
+    visual_vectors,
+)
 from ml.words import WordVectors
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DEFAULT_DATASET = REPOSITORY.parent / "shared/datasets/imagenet-sample-dev"
 Lookup = Callable[[list[str]], dict[str, np.ndarray]]
+WordSearch = Callable[[str], "np.ndarray | None"]  # query text -> a score per dev photo, or None
 
 
 class Encoder(Protocol):
@@ -129,15 +137,33 @@ def r_precision(scores: np.ndarray, relevant: np.ndarray, cap: int = 10) -> floa
     return float(relevant[np.argsort(-scores, kind="stable")[:count]].mean())
 
 
-def pascal_r_precision(joint: np.ndarray, dev: DevSet, lookup: Lookup, by: str = "wordnet") -> dict[str, float | None]:
-    """R-precision of each Pascal word over the photos' ConSE vectors; relevance by WordNet
-    hyponymy (`by="wordnet"`) or by the photos' `pascal_category` (`by="pascal"`). None: no
-    relevant photo."""
+def word_search(
+    joint: np.ndarray, lookup: Lookup, meaning: np.ndarray | None = None, weight: float = WORD_MEANING_WEIGHT
+) -> WordSearch:
+    """Word search as the website ranks it (semantic mode): cosine to the words' vector over the
+    photos' word-space vectors `joint`, blended with the meaning-space cosine (share `weight`)
+    when `meaning` vectors are given and some words name WordNet synsets."""
+
+    def scores(text: str) -> np.ndarray | None:
+        words = query_vector(lookup, text)
+        named = named_meaning([(word, 1.0) for word in split_words(text)])[0] if meaning is not None else None
+        if named is None:
+            return None if words is None else joint @ words
+        if words is None:
+            return meaning @ named
+        return (1 - weight) * (joint @ words) + weight * (meaning @ named)
+
+    return scores
+
+
+def pascal_r_precision(search: WordSearch, dev: DevSet, by: str = "wordnet") -> dict[str, float | None]:
+    """R-precision of each Pascal word; relevance by WordNet hyponymy (`by="wordnet"`) or by the
+    photos' `pascal_category` (`by="pascal"`). None: no relevant photo."""
     results: dict[str, float | None] = {}
     for category, (text, names) in PASCAL_WORDS.items():
-        query = query_vector(lookup, text)
+        scores = search(text)
         relevant = np.isin(dev.classes, list(relevant_classes(names))) if by == "wordnet" else dev.pascal == category
-        results[category] = None if query is None else r_precision(joint @ query, relevant)
+        results[category] = None if scores is None else r_precision(scores, relevant)
     return results
 
 
@@ -145,21 +171,20 @@ def mean_defined(values: dict[str, float | None]) -> float:
     return float(np.mean([value for value in values.values() if value is not None]))
 
 
-def label_search(joint: np.ndarray, dev: DevSet, lookup: Lookup, k: int = 10) -> tuple[float, float]:
+def label_search(search: WordSearch, dev: DevSet, k: int = 10) -> tuple[float, float]:
     """Share of photos within the top `k` when searching their own class label: over all photos,
-    and over those whose label has a known word."""
+    and over those whose label the search understands."""
     hits, known = 0, 0
     for row, index in enumerate(dev.classes):
-        query = query_vector(lookup, " ".join(class_words(index)))
-        if query is None:
+        scores = search(" ".join(class_words(index)))
+        if scores is None:
             continue
         known += 1
-        scores = joint @ query
         hits += int((scores > scores[row]).sum()) < k
     return hits / len(dev.classes), hits / known
 
 
-def hypernym_r_precision(joint: np.ndarray, dev: DevSet, words: WordVectors, frequent: int = 20_000) -> float:
+def hypernym_r_precision(search: WordSearch, dev: DevSet, words: WordVectors, frequent: int = 20_000) -> float:
     """Mean R-precision for the names of WordNet ancestors (one frequent word, e.g. "snake",
     "truck") that cover at least one photo, Pascal words excluded: word search beyond Pascal."""
     hierarchy = load_hierarchy()
@@ -169,9 +194,9 @@ def hypernym_r_precision(joint: np.ndarray, dev: DevSet, words: WordVectors, fre
     values = []
     for name in sorted({hierarchy.name(wnid).lower() for wnid in ancestors} & common - pascal):
         relevant = np.isin(dev.classes, list(hierarchy.classes_named(name)))
-        query = query_vector(words.lookup, name)
-        if relevant.any() and query is not None:
-            values.append(r_precision(joint @ query, relevant))
+        scores = search(name)
+        if relevant.any() and scores is not None:
+            values.append(r_precision(scores, relevant))
     return float(np.mean(values))
 
 
@@ -203,6 +228,15 @@ def copies_found(vectors: np.ndarray, copy_vectors: np.ndarray, dev: DevSet) -> 
     return int((np.argmax(copy_vectors @ vectors.T, axis=1) == dev.copy_rows).sum())
 
 
+def _print_word_search(search: WordSearch, dev: DevSet, words: WordVectors, label: str) -> None:
+    wordnet, pascal = pascal_r_precision(search, dev), pascal_r_precision(search, dev, by="pascal")
+    labels = label_search(search, dev)
+    print(
+        f"{label} | {mean_defined(wordnet):.3f} {mean_defined(pascal):.3f} | "
+        f"{hypernym_r_precision(search, dev, words):.3f} | {labels[0]:.3f} {labels[1]:.3f}"
+    )
+
+
 def main(dataset: Path, cache: Path) -> None:
     from ml.words import load_glove_6b_50d
 
@@ -212,17 +246,17 @@ def main(dataset: Path, cache: Path) -> None:
     print("share decay | Pascal R-prec (WordNet, category) | hypernyms R-prec | label in top 10 (all, known)")
     for share, decay in [(0.0, 0.5), (0.4, 0.5), (0.45, 0.3), (0.45, 0.5), (0.45, 0.7), (0.5, 0.5), (0.55, 0.3)]:
         matrix = class_word_matrix(words.lookup, words.dims, ancestor_share=share, ancestor_decay=decay)
-        joint = conse_vectors(dev.logits, matrix)
-        wordnet = pascal_r_precision(joint, dev, words.lookup)
-        pascal = pascal_r_precision(joint, dev, words.lookup, by="pascal")
-        labels = label_search(joint, dev, words.lookup)
-        print(
-            f"{share:5.2f} {decay:5.2f} | {mean_defined(wordnet):.3f} {mean_defined(pascal):.3f} | "
-            f"{hypernym_r_precision(joint, dev, words):.3f} | {labels[0]:.3f} {labels[1]:.3f}"
+        _print_word_search(
+            word_search(conse_vectors(dev.logits, matrix), words.lookup), dev, words, f"{share:5.2f} {decay:5.2f}"
         )
-        if (share, decay) == (0.45, 0.5):
-            shipped = wordnet
-    print("Pascal words at the shipped 0.45/0.5:", {k: None if v is None else round(v, 2) for k, v in shipped.items()})
+    joint = conse_vectors(dev.logits, class_word_matrix(words.lookup, words.dims))
+    meaning = meaning_vectors(softmax(dev.logits))
+    print("With the meaning space for words that name WordNet synsets (shipped 0.45/0.5), by its share:")
+    for weight in (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+        search = word_search(joint, words.lookup, meaning, weight)
+        _print_word_search(search, dev, words, f"   w={weight:.1f}  ")
+    shipped = pascal_r_precision(word_search(joint, words.lookup, meaning), dev)
+    print("Pascal words as shipped:", {k: None if v is None else round(v, 2) for k, v in shipped.items()})
     tags = tag_hits(dev)
     print(f"Tags: label or basic-level name in the first 5 {tags[0]:.3f}; the label itself {tags[1]:.3f}")
     probabilities = softmax(dev.logits)

@@ -141,25 +141,36 @@ class Match(models.TextChoices):
     TEXT = "text", "Text only"
 
 
+def _word_sides(joint: EmbeddingSpace, query: queries.WordQuery) -> list[selectors.Side]:
+    """The vector side of a word search: the word-space vector in the joint space, blended with
+    the meaning-space vector when some words name WordNet synsets ("sheep" finds a ram, which
+    GloVe places nowhere near it)."""
+    meaning_space = selectors.active_space(Kind.MEANING) if query.meaning is not None else None
+    sides = []
+    if query.vector is not None:
+        share = 1 - settings.WORD_MEANING_WEIGHT if meaning_space is not None else 1.0
+        sides.append(selectors.Side(joint, query.vector, share))
+    if meaning_space is not None:
+        share = settings.WORD_MEANING_WEIGHT if query.vector is not None else 1.0
+        sides.append(selectors.Side(meaning_space, query.meaning, share))
+    return sides
+
+
 def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID) -> ImageResults:
-    """Words to images: by meaning through the active joint space (zero-shot ConSE, or a
-    trained head), by the items' own text (titles, categories, descriptions, tags), or both."""
+    """Words to images: by meaning (the active joint space, zero-shot ConSE or a trained head,
+    with WordNet's meaning of the words that name synsets), by the items' own text (titles,
+    categories, descriptions, tags), or both."""
     joint = _space(Kind.JOINT)
     query = queries.word_query(text, joint.word_space)
-    vector = query.vector if match != Match.TEXT else None
+    sides = _word_sides(joint, query) if match != Match.TEXT else []
     lexical = queries.text_query(query.terms) if match != Match.SEMANTIC else None
-    if match == Match.SEMANTIC:
-        hits = (
-            []
-            if vector is None
-            else selectors.nearest_images(
-                joint, vector, k=filters.k, category_id=filters.category_id, min_score=filters.min_score
-            )
-        )
+    filter_args = {"category_id": filters.category_id, "min_score": filters.min_score}
+    if match != Match.SEMANTIC:
+        hits = selectors.images_for_text_and_vector(sides, lexical, k=filters.k, **filter_args)
+    elif len(sides) == 1:
+        hits = selectors.nearest_images(sides[0].space, sides[0].query, k=filters.k, **filter_args)
     else:
-        hits = selectors.images_for_text_and_vector(
-            joint, vector, lexical, k=filters.k, category_id=filters.category_id, min_score=filters.min_score
-        )
+        hits = selectors.blended_images(sides, k=filters.k, **filter_args) if sides else []
     selectors.explain_hits(hits, joint.word_space, query.vector)
     return ImageResults(
         hits=hits,

@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 from ml.conse import conse_vectors, softmax
 from ml.devise import joint_vectors
 from ml.imagenet import NUM_CLASSES, check_class_index
-from ml.meaning import meaning_vectors
+from ml.meaning import meaning_vectors, named_meaning
 from search import selectors
 from search.encoders import encoder
 from search.models import EmbeddingSpace, ImageEmbedding, JointModel
@@ -61,9 +61,11 @@ def parse_word_query(text: str) -> list[Term]:
 
 @dataclass
 class WordQuery:
-    vector: np.ndarray | None
+    vector: np.ndarray | None  # in the word space
     terms: list[Term]
     unknown_words: list[str] = field(default_factory=list)
+    meaning: np.ndarray | None = None  # in the meaning space, from the words that name WordNet synsets
+    wordnet_names: list[str] = field(default_factory=list)  # those names ("sheep", "dining table")
 
     @property
     def words(self) -> list[str]:
@@ -71,7 +73,8 @@ class WordQuery:
 
 
 def word_query(text: str, word_space: EmbeddingSpace) -> WordQuery:
-    """The weighted mean of the unit vectors of the known words; unknown words are reported."""
+    """The weighted mean of the unit vectors of the known words (unknown words are reported) and,
+    for the words that name WordNet synsets, their meaning (`ml.meaning.named_meaning`)."""
     terms = parse_word_query(text)
     if not terms:
         raise QueryError("Type one or more words, e.g. “cat sofa” or “ocean -boat”.")
@@ -83,7 +86,14 @@ def word_query(text: str, word_space: EmbeddingSpace) -> WordQuery:
             unit = known[term.word] / (np.linalg.norm(known[term.word]) or 1.0)
             vector += term.weight * unit
     norm = np.linalg.norm(vector)
-    return WordQuery(vector=vector / norm if norm > 0 else None, terms=terms, unknown_words=unknown)
+    meaning, names = named_meaning([(term.word, term.weight) for term in terms])
+    return WordQuery(
+        vector=vector / norm if norm > 0 else None,
+        terms=terms,
+        unknown_words=unknown,
+        meaning=meaning,
+        wordnet_names=names,
+    )
 
 
 def text_query(terms: list[Term]) -> selectors.TextQuery | None:

@@ -253,38 +253,52 @@ class Side:
     weights: np.ndarray | None = None
 
 
-def blended_images(
+def _side_scores(sides: list[Side], source: str, join: str = "JOIN") -> tuple[str, list, str, list]:
+    """The share-weighted sum of `source`.image_id's cosine similarities over `sides`: the score
+    expression and its params, then the joins of each side's vectors and theirs."""
+    scores, score_params, joins = [], [], []
+    for n, side in enumerate(sides):
+        joins.append(f"{join} search_imageembedding e{n} ON e{n}.image_id = {source}.image_id AND e{n}.space_id = %s")
+        distance, distance_params = _distance(side.space, side.weights, f"e{n}.embedding")
+        query = side.query * side.weights if side.weights is not None else side.query
+        scores.append(f"%s * (1 - {distance})")
+        score_params += [side.share, *distance_params, vectors.literal(query)]
+    return " + ".join(scores), score_params, " ".join(joins), [side.space.pk for side in sides]
+
+
+def blended_images_sql(
     sides: list[Side],
     *,
     k: int,
     category_id: int | None = None,
     exclude_id: int | None = None,
     min_score: float | None = None,
-) -> list[Hit]:
-    """Items ranked by the share-weighted sum of their cosine similarities in several spaces, in
-    one SQL query: each space's index gives candidates, the union is re-ranked exactly."""
+) -> tuple[str, list]:
+    """(image id, score) rows ranked by the share-weighted sum of the cosine similarities in
+    several spaces: each space's index gives candidates, the union is re-ranked exactly."""
     candidates = max(4 * k, 50)
-    ctes, joins, scores, params, score_params = [], [], [], [], []
+    ctes, params = [], []
     for n, side in enumerate(sides):
         sql, side_params = nearest_images_sql(
             side.space, side.query, k=candidates, category_id=category_id, exclude_id=exclude_id, weights=side.weights
         )
         ctes.append(f"side{n} AS ({sql})")
         params += side_params
-        joins.append(f"JOIN search_imageembedding e{n} ON e{n}.image_id = c.image_id AND e{n}.space_id = %s")
-        distance, distance_params = _distance(side.space, side.weights, f"e{n}.embedding")
-        query = side.query * side.weights if side.weights is not None else side.query
-        scores.append(f"%s * (1 - {distance})")
-        score_params += [side.share, *distance_params, vectors.literal(query)]
     union = " UNION ".join(f"SELECT image_id FROM side{n}" for n in range(len(sides)))
-    score = " + ".join(scores)
+    score, score_params, joins, join_params = _side_scores(sides, "c")
     floor, floor_params = ("WHERE score >= %s", [min_score]) if min_score is not None else ("", [])
     sql = (
         f"WITH {', '.join(ctes)}, candidates AS ({union})"
-        f" SELECT image_id, score FROM (SELECT c.image_id, {score} AS score FROM candidates c {' '.join(joins)}) scored"
+        f" SELECT image_id, score FROM (SELECT c.image_id, {score} AS score FROM candidates c {joins}) scored"
         f" {floor} ORDER BY score DESC, image_id LIMIT %s"
     )
-    return _hits(sql, [*params, *score_params, *[side.space.pk for side in sides], *floor_params, k])
+    return sql, [*params, *score_params, *join_params, *floor_params, k]
+
+
+def blended_images(sides: list[Side], *, k: int, **filters) -> list[Hit]:
+    """Items nearest to the query of each side, by the share-weighted sum of their similarities,
+    in one SQL query (keyword arguments as for `blended_images_sql`)."""
+    return _hits(*blended_images_sql(sides, k=k, **filters))
 
 
 @dataclass(frozen=True)
@@ -313,21 +327,24 @@ RRF_K = 60
 
 
 def images_for_text_and_vector(
-    space: EmbeddingSpace,
-    vector: np.ndarray | None,
+    sides: list[Side],
     text: TextQuery | None,
     *,
     k: int,
     category_id: int | None = None,
     min_score: float | None = None,
 ) -> list[Hit]:
-    """Hybrid search in one SQL query: the nearest items by vector and the items whose text
-    matches, fused by weighted reciprocal rank. Either side may be absent. The score shown is
-    each item's cosine similarity to the query vector, whichever side found it."""
+    """Hybrid search in one SQL query: the nearest items by vector (one space, or several
+    blended) and the items whose text matches, fused by weighted reciprocal rank. Either side may
+    be absent. The score shown is each item's vector similarity, whichever side found it."""
     candidates = max(4 * k, 50)
     rankings: list[tuple[str, str, list, float]] = []  # (name, SQL of ranked image ids, params, weight)
-    if vector is not None:
-        sql, params = nearest_images_sql(space, vector, k=candidates, category_id=category_id)
+    if sides:
+        if len(sides) == 1:
+            side = sides[0]
+            sql, params = nearest_images_sql(side.space, side.query, k=candidates, category_id=category_id)
+        else:
+            sql, params = blended_images_sql(sides, k=candidates, category_id=category_id)
         ranked = f"SELECT image_id, row_number() OVER (ORDER BY score DESC, image_id) AS r FROM ({sql}) s"
         rankings.append(("semantic", ranked, params, settings.HYBRID_SEMANTIC_WEIGHT))
     if text is not None:
@@ -342,24 +359,16 @@ def images_for_text_and_vector(
     params = [param for _, _, ranked_params, _ in rankings for param in ranked_params]
     params += [weight for _, _, _, weight in rankings]
     text_match = "lexical.r IS NOT NULL" if text is not None else "false"
-    if vector is None:
-        similarity, similarity_params = "NULL", []
-    else:
-        similarity = f"1 - ({vectors.typed(space, 'e.embedding')} <=> {vectors.typed_param(space)})"
-        similarity_params = [vectors.literal(vector)]
-    floor, floor_params = (
-        ("", [])
-        if min_score is None or vector is None
-        else (f"WHERE {similarity} >= %s", [*similarity_params, min_score])
-    )
+    # An item found by its text alone may lack a vector in some space: LEFT JOIN, NULL score.
+    score, score_params, joins, join_params = _side_scores(sides, "f", "LEFT JOIN") if sides else ("NULL", [], "", [])
+    floor, floor_params = ("WHERE score >= %s", [min_score]) if min_score is not None and sides else ("", [])
     sql = (
         f"WITH {ctes}, fused AS (SELECT image_id, {rrf} AS rrf, {text_match} AS text_match"
         f" FROM {sources}{' USING (image_id)' if len(rankings) > 1 else ''})"
-        f" SELECT f.image_id, {similarity} AS score, f.text_match FROM fused f"
-        " LEFT JOIN search_imageembedding e ON e.image_id = f.image_id AND e.space_id = %s"
-        f" {floor} ORDER BY f.rrf DESC, f.image_id LIMIT %s"
+        f" SELECT image_id, score, text_match FROM (SELECT f.image_id, f.rrf, f.text_match, {score} AS score"
+        f" FROM fused f {joins}) scored {floor} ORDER BY rrf DESC, image_id LIMIT %s"
     )
-    return _hits(sql, [*params, *similarity_params, space.pk, *floor_params, k])
+    return _hits(sql, [*params, *score_params, *join_params, *floor_params, k])
 
 
 def explain_hits(hits: list[Hit], word_space: EmbeddingSpace, query: np.ndarray | None, *, n: int = 3) -> None:

@@ -16,6 +16,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 from rest_framework.test import APIClient
 
+from ml.measure_hierarchy import PASCAL_WORDS, relevant_classes
 from search import queries, selectors
 from search.models import EmbeddingSpace
 from tests.conftest import DEMO_LOADERS, DEV_DATASET, add_processed_images, clear_catalogue, jpeg, png_bytes
@@ -76,6 +77,21 @@ def test_word_dog_returns_dog_photos_first(api, catalogue) -> None:
     assert len(dogs) >= 8, [hit["title"] for hit in results]
     scores = [hit["score"] for hit in results]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_pascal_words_find_their_kinds_through_the_service(api, catalogue) -> None:
+    """The 20 Pascal words, semantic mode, on demo + dev photos; relevant: a photo whose class is
+    the word's WordNet hyponym. ml.measure_hierarchy measures 0.89 for the same ranking offline."""
+    classes = {catalogue["by_file"][row["file"]].pk: int(row["imagenet_index"]) for row in catalogue["rows"]}
+    precision = {}
+    for category, (text, names) in PASCAL_WORDS.items():
+        relevant = relevant_classes(names)
+        count = min(sum(index in relevant for index in classes.values()), 10)
+        if count:
+            hits = api.get("/api/search/images/", {"q": text, "k": count, "match": "semantic"}).json()["results"]
+            precision[category] = sum(classes.get(hit["id"]) in relevant for hit in hits) / count
+    assert sum(precision.values()) / len(precision) >= 0.8, precision
+    assert precision["sheep"] == 1.0 and precision["bicycle"] == 1.0  # a ram; a mountain bike
 
 
 def test_word_combination_and_unlabelled_words(api, catalogue) -> None:
