@@ -237,6 +237,15 @@ CONSE_TOP_T = env_int("CONSE_TOP_T", 10)
 EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 16)
 SEARCH_MAX_K = env_int("SEARCH_MAX_K", 100)
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100)
+# pgvector's search options on every connection (SET LOCAL per search cost three more round trips):
+# filtered HNSW scans would otherwise stop at ef_search candidates and return fewer than k.
+_db_options = DATABASES["default"].setdefault("OPTIONS", {})
+_db_options["options"] = (
+    f"{_db_options.get('options', '')} -c hnsw.ef_search={HNSW_EF_SEARCH} -c hnsw.iterative_scan=relaxed_order"
+).strip()
+# Focused search re-ranks this many candidates from the plain index exactly (docs/benchmarks.md:
+# recall against the exact scan at each size); 0: the exact scan of every item (slow past 100k).
+FOCUS_CANDIDATES = env_int("FOCUS_CANDIDATES", 400)
 # Hybrid word search: weights of the text and meaning rankings in the reciprocal rank fusion.
 # Text counts double: a title or category an admin wrote is stronger evidence than a vector.
 HYBRID_TEXT_WEIGHT = float(env_str("HYBRID_TEXT_WEIGHT", "2"))

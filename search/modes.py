@@ -48,10 +48,13 @@ class ImageResults:
         return None if self.focus_class is None else CLASS_NAMES[self.focus_class]
 
 
+NOT_READY = "Search is not ready yet: no image has been processed."
+
+
 def _space(kind: str) -> EmbeddingSpace:
     space = selectors.active_space(kind)
     if space is None:
-        raise QueryError("Search is not ready yet: no image has been processed.")
+        raise QueryError(NOT_READY)
     return space
 
 
@@ -78,7 +81,10 @@ class _ImageSpaces:
 
 
 def _image_spaces() -> _ImageSpaces:
-    return _ImageSpaces(_space(Kind.IMAGE), selectors.active_space(Kind.MEANING), selectors.active_space(Kind.JOINT))
+    active = selectors.active_spaces()
+    if Kind.IMAGE not in active:
+        raise QueryError(NOT_READY)
+    return _ImageSpaces(active[Kind.IMAGE], active.get(Kind.MEANING), active.get(Kind.JOINT))
 
 
 def _images_like(
@@ -141,11 +147,13 @@ class Match(models.TextChoices):
     TEXT = "text", "Text only"
 
 
-def _word_sides(joint: EmbeddingSpace, query: queries.WordQuery) -> list[selectors.Side]:
+def _word_sides(
+    joint: EmbeddingSpace, meaning_space: EmbeddingSpace | None, query: queries.WordQuery
+) -> list[selectors.Side]:
     """The vector side of a word search: the word-space vector in the joint space, blended with
     the meaning-space vector when some words name WordNet synsets ("sheep" finds a ram, which
     GloVe places nowhere near it)."""
-    meaning_space = selectors.active_space(Kind.MEANING) if query.meaning is not None else None
+    meaning_space = meaning_space if query.meaning is not None else None
     sides = []
     if query.vector is not None:
         share = 1 - settings.WORD_MEANING_WEIGHT if meaning_space is not None else 1.0
@@ -160,9 +168,12 @@ def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID) -> 
     """Words to images: by meaning (the active joint space, zero-shot ConSE or a trained head,
     with WordNet's meaning of the words that name synsets), by the items' own text (titles,
     categories, descriptions, tags), or both."""
-    joint = _space(Kind.JOINT)
+    active = selectors.active_spaces()
+    if Kind.JOINT not in active:
+        raise QueryError(NOT_READY)
+    joint = active[Kind.JOINT]
     query = queries.word_query(text, joint.word_space)
-    sides = _word_sides(joint, query) if match != Match.TEXT else []
+    sides = _word_sides(joint, active.get(Kind.MEANING), query) if match != Match.TEXT else []
     lexical = queries.text_query(query.terms) if match != Match.SEMANTIC else None
     filter_args = {"category_id": filters.category_id, "min_score": filters.min_score}
     if match != Match.SEMANTIC:

@@ -108,9 +108,10 @@ def text_query(terms: list[Term]) -> selectors.TextQuery | None:
     return selectors.TextQuery(sql=f"(({match}){exclude})", params=[*positive, *negative])
 
 
-def stored_vector(image_id: int, space: EmbeddingSpace) -> np.ndarray | None:
-    row = ImageEmbedding.objects.filter(image_id=image_id, space=space).values_list("embedding", flat=True).first()
-    return None if row is None else np.asarray(row, dtype=np.float32)
+def stored_vectors(image_id: int, spaces: list[EmbeddingSpace]) -> dict[int, np.ndarray]:
+    """An item's vectors in the given spaces (one query), by space id."""
+    rows = ImageEmbedding.objects.filter(image_id=image_id, space__in=spaces).values_list("space_id", "embedding")
+    return {space_id: np.asarray(embedding, dtype=np.float32) for space_id, embedding in rows}
 
 
 @dataclass
@@ -126,13 +127,14 @@ def item_query(
     image_id: int, image_space: EmbeddingSpace, meaning_space: EmbeddingSpace | None, joint_space: EmbeddingSpace | None
 ) -> ImageQuery:
     """A catalogue item's stored vectors; QueryError if it has not been processed."""
-    features = stored_vector(image_id, image_space)
-    if features is None:
+    spaces = [space for space in (image_space, meaning_space, joint_space) if space is not None]
+    found = stored_vectors(image_id, spaces)
+    if image_space.pk not in found:
         raise QueryError("This item has not been processed yet, so it cannot be compared.")
     return ImageQuery(
-        features=features,
-        meaning=stored_vector(image_id, meaning_space) if meaning_space else None,
-        joint=stored_vector(image_id, joint_space) if joint_space else None,
+        features=found[image_space.pk],
+        meaning=found.get(meaning_space.pk) if meaning_space else None,
+        joint=found.get(joint_space.pk) if joint_space else None,
     )
 
 

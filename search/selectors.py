@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.backends.utils import CursorWrapper
+from django.db import connection
 
 from catalog.models import Image
 from ml.conse import class_word_matrix
@@ -28,21 +26,40 @@ def active_space(kind: str) -> EmbeddingSpace | None:
     )
 
 
+def active_spaces() -> dict[str, EmbeddingSpace]:
+    """The active space of each kind, in one query (searches read two or three of them)."""
+    spaces = EmbeddingSpace.objects.select_related("word_space").filter(state=EmbeddingSpace.State.ACTIVE)
+    return {space.kind: space for space in spaces}
+
+
 def _parse(text: str) -> np.ndarray:
     return np.asarray(text.strip("[]").split(","), dtype=np.float32)
+
+
+# Word vectors read before, by (space id, word); None for a word the space lacks. A word space's
+# rows never change once imported, so entries never go stale; searches look up the same few
+# thousand tag words again and again ("why" each hit matched). Bounded: cleared when full.
+_word_cache: dict[tuple[int, str], np.ndarray | None] = {}
+WORD_CACHE_SIZE = 50_000
 
 
 def word_vectors(space_id: int, words: Iterable[str]) -> dict[str, np.ndarray]:
     """Vectors of the given words that the space knows."""
     wanted = sorted(set(words))
-    if not wanted:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT word, embedding::text FROM search_word WHERE space_id = %s AND word = ANY(%s)",
-            [space_id, wanted],
-        )
-        return {word: _parse(text) for word, text in cursor.fetchall()}
+    cached = {word: _word_cache[(space_id, word)] for word in wanted if (space_id, word) in _word_cache}
+    missing = [word for word in wanted if word not in cached]
+    if missing:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT word, embedding::text FROM search_word WHERE space_id = %s AND word = ANY(%s)",
+                [space_id, missing],
+            )
+            found = {word: _parse(text) for word, text in cursor.fetchall()}
+        if len(_word_cache) + len(missing) > WORD_CACHE_SIZE:
+            _word_cache.clear()
+        for word in missing:
+            cached[word] = _word_cache[(space_id, word)] = found.get(word)
+    return {word: vector for word, vector in cached.items() if vector is not None}
 
 
 @lru_cache(maxsize=4)
@@ -128,16 +145,6 @@ def head_weights(model: JointModel) -> dict[str, np.ndarray]:
     return _head_weights(model.weights.name)
 
 
-@contextmanager
-def vector_cursor() -> Iterator[CursorWrapper]:
-    """A cursor in a short transaction with pgvector's search options set for it alone."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Filtered HNSW scans would otherwise stop at ef_search candidates and return fewer than k.
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {int(settings.HNSW_EF_SEARCH)}")
-        yield cursor
-
-
 def nearest_words(
     space: EmbeddingSpace,
     vector: np.ndarray,
@@ -156,7 +163,7 @@ def nearest_words(
         f"ORDER BY {expression} <=> {query} LIMIT %s"
     )
     literal = vectors.literal(vector)
-    with vector_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, [literal, space.pk, excluded, literal, k])
         rows = cursor.fetchall()
     return [(word, float(score)) for word, score in rows]
@@ -174,7 +181,8 @@ def _distance(space: EmbeddingSpace, weights: np.ndarray | None, column: str = "
     """The distance expression (as in the space's index, so PostgreSQL can use it) and its params,
     less the query vector's, which comes last."""
     if weights is not None:
-        # Class-focused similarity: both sides reweighted elementwise; exact, no index.
+        # Class-focused similarity: both sides reweighted elementwise (exact; candidates come
+        # from the plain index, see `nearest_images_sql`).
         cast = f"::vector({space.dims})"
         return f"((({column}{cast}) * %s{cast}) <=> %s{cast})", [vectors.literal(weights)]
     return f"({vectors.typed(space, column)} <=> {vectors.typed_param(space)})", []
@@ -206,26 +214,41 @@ def nearest_images_sql(
         filter_params += [*distance_params, 1.0 - min_score]
     where = " AND ".join(filters)
     source = "search_imageembedding e JOIN catalog_image i ON i.id = e.image_id"
-    if vectors.uses_binary_index(space) and weights is None:
-        # Too many dims for an HNSW float index: candidates by Hamming distance, exact re-rank.
+    exact_focus = weights is not None and settings.FOCUS_CANDIDATES <= 0
+    if exact_focus or (weights is None and not vectors.uses_binary_index(space)):
+        sql = f"SELECT e.image_id, 1 - {distance} AS score FROM {source} WHERE {where} ORDER BY {distance} LIMIT %s"
+        return sql, [*distance_params, *filter_params, *distance_params, k]
+    # Two steps: candidates from the space's index, then the exact distance re-ranks them.
+    if weights is None:
+        # Too many dims for an HNSW float index: candidates by Hamming distance of sign bits.
+        candidate_query, limit = query, k * 20
+    else:
+        # Focus: (x*w).(q*w) = x.(q*w*w), so the plain index queried with q*w*w ranks by the
+        # focused similarity's numerator; only each item's norm after reweighting differs.
+        candidate_query, limit = query * weights * weights, max(k, settings.FOCUS_CANDIDATES)
+    if vectors.uses_binary_index(space):
         bits = f"binary_quantize(%s::vector({space.dims}))::bit({space.dims})"
-        sql = (
-            f"SELECT image_id, 1 - distance AS score FROM ("
-            f" SELECT e.image_id, {distance} AS distance FROM {source} WHERE {where}"
-            f" ORDER BY {vectors.binary_expression(space, 'e.embedding')} <~> {bits} LIMIT %s"
-            f") candidates ORDER BY distance LIMIT %s"
-        )
-        return sql, [*distance_params, *filter_params, vectors.literal(query_vector), k * 20, k]
-    sql = f"SELECT e.image_id, 1 - {distance} AS score FROM {source} WHERE {where} ORDER BY {distance} LIMIT %s"
-    return sql, [*distance_params, *filter_params, *distance_params, k]
+        order = f"{vectors.binary_expression(space, 'e.embedding')} <~> {bits}"
+    else:
+        order = f"{vectors.typed(space, 'e.embedding')} <=> {vectors.typed_param(space)}"
+    sql = (
+        f"SELECT image_id, 1 - distance AS score FROM ("
+        f" SELECT e.image_id, {distance} AS distance FROM {source} WHERE {where}"
+        f" ORDER BY {order} LIMIT %s"
+        f") candidates ORDER BY distance LIMIT %s"
+    )
+    return sql, [*distance_params, *filter_params, vectors.literal(candidate_query), limit, k]
 
 
 def _hits(sql: str, params: list) -> list[Hit]:
     """Run a query of (image id, score[, text match]) rows and load their items, in order."""
-    with vector_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    images = Image.objects.select_related("category").in_bulk([row[0] for row in rows])
+    # What a result card shows (templates/search/_results.html, the API's HitSerializer): loading
+    # whole rows (the full-text document, classes) took twice as long.
+    shown = ("title", "thumbnail", "original", "tags", "category__name")
+    images = Image.objects.select_related("category").only(*shown).in_bulk([row[0] for row in rows])
     return [
         Hit(
             image=images[row[0]],

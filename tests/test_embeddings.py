@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from PIL import Image as PILImage
 from skimage import data
 
@@ -152,10 +152,10 @@ def stored_vectors(space: EmbeddingSpace) -> tuple[list[int], np.ndarray]:
 
 
 def production_plan(space: EmbeddingSpace, query: np.ndarray, *, index_only: bool = False, **filters) -> str:
-    """EXPLAIN of the very query `nearest_images` runs, with its session settings. With
+    """EXPLAIN of the very query `nearest_images` runs, with the connection's settings. With
     `index_only`, whether the space's index can serve it at all (small tables rightly sort)."""
     sql, params = selectors.nearest_images_sql(space, query, k=10, **filters)
-    with selectors.vector_cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         if index_only:
             cursor.execute("SET LOCAL enable_seqscan = off")
             cursor.execute("SET LOCAL enable_sort = off")

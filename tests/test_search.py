@@ -155,7 +155,7 @@ def test_more_like_this_by_meaning_finds_the_same_kind_of_thing(api, catalogue) 
     image_space = selectors.active_space(EmbeddingSpace.Kind.IMAGE)
     for item in catalogue["images"][::60]:
         response = api.get(f"/api/search/similar/{item.pk}/", {"similarity": "visual"})
-        features = queries.stored_vector(item.pk, image_space)
+        features = queries.stored_vectors(item.pk, [image_space])[image_space.pk]
         plain = selectors.nearest_images(image_space, features, k=24, exclude_id=item.pk)
         assert [hit["id"] for hit in response.json()["results"]] == [hit.image.pk for hit in plain]
 

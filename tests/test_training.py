@@ -87,11 +87,12 @@ def test_new_uploads_get_vectors_in_the_trained_space(db_access, catalogue) -> N
         conse = EmbeddingSpace.objects.get(
             name=EmbeddingSpace.conse_name(model.image_space.name, model.space.word_space)
         )
-        features, zero_shot = queries.stored_vector(image.pk, model.image_space), queries.stored_vector(image.pk, conse)
+        stored = queries.stored_vectors(image.pk, [model.image_space, conse, model.space])
+        features, zero_shot = stored[model.image_space.pk], stored[conse.pk]
         assert model.blend == 0.5  # the default: half the head's vector, half the zero-shot one
         weights = selectors.head_weights(model)
         expected = joint_vectors(features[None], weights, conse=zero_shot[None], blend=model.blend)[0]
-        np.testing.assert_allclose(queries.stored_vector(image.pk, model.space), expected, atol=1e-5)
+        np.testing.assert_allclose(stored[model.space.pk], expected, atol=1e-5)
     finally:
         image.delete()
 
