@@ -276,17 +276,24 @@ class Side:
     weights: np.ndarray | None = None
 
 
-def _side_scores(sides: list[Side], source: str, join: str = "JOIN") -> tuple[str, list, str, list]:
+def _side_scores(sides: list[Side], source: str) -> tuple[str, list, str, list]:
     """The share-weighted sum of `source`.image_id's cosine similarities over `sides`: the score
-    expression and its params, then the joins of each side's vectors and theirs."""
+    expression and its params, then the joins of each side's vectors and theirs.
+
+    An item without a vector in some space (not embedded there yet, or the spaces come from two
+    encoders during a switch) scores 0 on that side instead of vanishing; NULL when it has none.
+    """
     scores, score_params, joins = [], [], []
     for n, side in enumerate(sides):
-        joins.append(f"{join} search_imageembedding e{n} ON e{n}.image_id = {source}.image_id AND e{n}.space_id = %s")
+        on = f"e{n}.image_id = {source}.image_id AND e{n}.space_id = %s"
+        joins.append(f"LEFT JOIN search_imageembedding e{n} ON {on}")
         distance, distance_params = _distance(side.space, side.weights, f"e{n}.embedding")
         query = side.query * side.weights if side.weights is not None else side.query
-        scores.append(f"%s * (1 - {distance})")
+        scores.append(f"coalesce(%s * (1 - {distance}), 0)")
         score_params += [side.share, *distance_params, vectors.literal(query)]
-    return " + ".join(scores), score_params, " ".join(joins), [side.space.pk for side in sides]
+    missing = " AND ".join(f"e{n}.image_id IS NULL" for n in range(len(sides)))
+    score = f"CASE WHEN {missing} THEN NULL ELSE {' + '.join(scores)} END"
+    return score, score_params, " ".join(joins), [side.space.pk for side in sides]
 
 
 def blended_images_sql(
@@ -382,8 +389,8 @@ def images_for_text_and_vector(
     params = [param for _, _, ranked_params, _ in rankings for param in ranked_params]
     params += [weight for _, _, _, weight in rankings]
     text_match = "lexical.r IS NOT NULL" if text is not None else "false"
-    # An item found by its text alone may lack a vector in some space: LEFT JOIN, NULL score.
-    score, score_params, joins, join_params = _side_scores(sides, "f", "LEFT JOIN") if sides else ("NULL", [], "", [])
+    # An item found by its text alone and never embedded gets a NULL score.
+    score, score_params, joins, join_params = _side_scores(sides, "f") if sides else ("NULL", [], "", [])
     floor, floor_params = ("WHERE score >= %s", [min_score]) if min_score is not None and sides else ("", [])
     sql = (
         f"WITH {ctes}, fused AS (SELECT image_id, {rrf} AS rrf, {text_match} AS text_match"
