@@ -71,7 +71,9 @@ def create_image(
     called it. Raises InvalidImage (not an image, damaged, too large, a format we don't accept) or
     DuplicateImage, also when an upload of the same bytes wins a race (its file is removed).
     """
-    decoded = decode_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
+    # Decoded only to refuse what the worker could not open: at the smallest scale, which still
+    # reads every byte (the worker decodes it again at the size it needs).
+    decoded = decode_image(data, max_pixels=settings.MAX_IMAGE_PIXELS, at_least=(1, 1))
     digest = hashlib.sha256(data).hexdigest()
     existing = Image.objects.filter(sha256=digest).first()
     if existing:
@@ -82,20 +84,20 @@ def create_image(
         category=category,
         sha256=digest,
         uploaded_by=uploaded_by if getattr(uploaded_by, "is_authenticated", False) else None,
-        width=decoded.picture.width,
-        height=decoded.picture.height,
+        width=decoded.size[0],
+        height=decoded.size[1],
     )
     image.original.save(f"{digest}.{decoded.extension}", ContentFile(data), save=False)
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # one commit for the row and its text document
             image.save()
+            refresh_search_documents(image_ids=[image.pk])
     except Exception as exc:
         image.original.delete(save=False)  # no file without its row
         winner = Image.objects.filter(sha256=digest).first() if isinstance(exc, IntegrityError) else None
         if winner:
             raise DuplicateImage(winner) from None
         raise
-    refresh_search_documents(image_ids=[image.pk])
     return image
 
 

@@ -16,13 +16,18 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
 register_heif_opener()  # HEIC/HEIF photos from phones
 
 # Pillow's own decompression-bomb guard warns at 89 Mpx; we refuse well before that.
 DEFAULT_MAX_PIXELS = 40_000_000
+
+THUMBNAIL_SIZE = 480  # longer side of a thumbnail
+MODEL_RESIZE = 256  # shorter side of a picture before the encoder's centre crop
+# The least a processed picture needs (longer side, shorter side): its thumbnail and its model input.
+PROCESSING_SIZE = (THUMBNAIL_SIZE, MODEL_RESIZE)
 
 # Pillow format name -> the extension a stored original gets.
 ALLOWED_FORMATS = {
@@ -57,14 +62,22 @@ def read_upload(file: BinaryIO, *, max_bytes: int) -> bytes:
 class DecodedImage:
     picture: Image.Image  # normalised: EXIF-transposed, RGB, fully loaded
     format: str  # Pillow's name of the detected format, one of ALLOWED_FORMATS
+    size: tuple[int, int]  # (width, height) of the full image as shown, whatever scale `picture` was decoded at
 
     @property
     def extension(self) -> str:
         return ALLOWED_FORMATS[self.format]
 
 
-def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
-    """Detect the format from the bytes (allowlist only), verify, decode and normalise."""
+def decode_image(
+    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, at_least: tuple[int, int] | None = None
+) -> DecodedImage:
+    """Detect the format from the bytes (allowlist only), verify, decode and normalise.
+
+    With `at_least` (longer side, shorter side), a JPEG may be decoded at 1/2, 1/4 or 1/8 of its
+    size, as long as the picture stays at least that large: libjpeg scales while it decodes
+    (Pillow's `draft`), several times faster than decoding every pixel and resizing afterwards.
+    The whole file is still decoded, so damaged files are refused all the same."""
     if not data:
         raise InvalidImage("The file is empty.")
     formats = list(ALLOWED_FORMATS)
@@ -80,6 +93,9 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
                 )
             probe.verify()  # catches truncated and corrupt files cheaply
             image = Image.open(io.BytesIO(data), formats=formats)
+            if at_least is not None:
+                longer, shorter = at_least
+                image.draft("RGB", (longer, shorter) if width >= height else (shorter, longer))
             image.load()  # the first frame of an animation
     except InvalidImage:
         raise
@@ -91,13 +107,19 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidImage(f"The image file is damaged or incomplete ({exc}).") from None
-    return DecodedImage(picture=_normalise(image), format=image.format)
+    # EXIF orientations 5 to 8 turn the picture a quarter: width and height swap.
+    turned = image.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)
+    return DecodedImage(
+        picture=_normalise(image), format=image.format, size=(height, width) if turned else (width, height)
+    )
 
 
-def open_image(source: bytes | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode, verify and normalise an image: EXIF-transposed, RGB, fully loaded."""
+def open_image(
+    source: bytes | BinaryIO, *, max_pixels: int = DEFAULT_MAX_PIXELS, at_least: tuple[int, int] | None = None
+) -> Image.Image:
+    """Decode, verify and normalise an image: EXIF-transposed, RGB, fully loaded (see `decode_image`)."""
     data = source if isinstance(source, bytes) else source.read()
-    return decode_image(data, max_pixels=max_pixels).picture
+    return decode_image(data, max_pixels=max_pixels, at_least=at_least).picture
 
 
 def _normalise(image: Image.Image) -> Image.Image:
@@ -118,7 +140,7 @@ def _normalise(image: Image.Image) -> Image.Image:
     return image
 
 
-def thumbnail_jpeg(image: Image.Image, *, size: int = 480, quality: int = 85) -> bytes:
+def thumbnail_jpeg(image: Image.Image, *, size: int = THUMBNAIL_SIZE, quality: int = 85) -> bytes:
     """A JPEG whose longer side is at most `size` pixels."""
     thumb = image.copy()
     thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
@@ -128,7 +150,12 @@ def thumbnail_jpeg(image: Image.Image, *, size: int = 480, quality: int = 85) ->
 
 
 def model_input(
-    images: Sequence[Image.Image], *, mean: Sequence[float], std: Sequence[float], resize: int = 256, crop: int = 224
+    images: Sequence[Image.Image],
+    *,
+    mean: Sequence[float],
+    std: Sequence[float],
+    resize: int = MODEL_RESIZE,
+    crop: int = 224,
 ) -> np.ndarray:
     """(n, 3, crop, crop) float32 CNN input: the standard ImageNet evaluation crop (shorter side
     to `resize`, centre `crop`), scaled to [0, 1] and normalised. Matches torchvision's

@@ -12,18 +12,19 @@ from django.conf import settings
 
 from catalog import services as catalog
 from catalog.models import Image
-from ml.images import InvalidImage, open_image, thumbnail_jpeg
+from ml.images import PROCESSING_SIZE, DecodedImage, InvalidImage, decode_image, thumbnail_jpeg
 from search.services import index_images
 
 logger = logging.getLogger(__name__)
 
 
-def _decode(image: Image):
-    """The stored original, opened the one way every image is opened; bad bytes fail the item."""
+def _decode(image: Image) -> DecodedImage | None:
+    """The stored original, opened the one way every image is opened (at the scale its thumbnail
+    and the encoder need); bad bytes fail the item."""
     with image.original.open("rb") as handle:
         data = handle.read()
     try:
-        return open_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
+        return decode_image(data, max_pixels=settings.MAX_IMAGE_PIXELS, at_least=PROCESSING_SIZE)
     except InvalidImage as exc:
         logger.warning("Image %s failed: %s", image.pk, exc)
         catalog.mark_failed([image.pk], str(exc))
@@ -70,15 +71,15 @@ def process_images(image_ids: list[int], *, run: str, include_ready: bool = Fals
         if runs >= settings.PROCESSING_MAX_INTERRUPTIONS:
             return give_up_run(ids, run=run, reason=f"{died} {runs} times; it was not tried again.")
     catalog.start_processing(ids)
-    decoded = [(image, picture) for image in claim.images if (picture := _decode(image)) is not None]
+    decoded = [(image, found) for image in claim.images if (found := _decode(image)) is not None]
     if not decoded:
         return []
-    annotations = index_images([image.pk for image, _ in decoded], [picture for _, picture in decoded])
-    for image, picture in decoded:
+    annotations = index_images([image.pk for image, _ in decoded], [found.picture for _, found in decoded])
+    for image, found in decoded:
         catalog.mark_ready(
             image,
-            size=picture.size,
-            thumbnail=thumbnail_jpeg(picture),
+            size=found.size,
+            thumbnail=thumbnail_jpeg(found.picture),
             classes=annotations[image.pk].classes,
             tags=annotations[image.pk].tags,
         )
