@@ -218,24 +218,44 @@ def mark_failed(image_ids: list[int], message: str) -> None:
     Image.objects.filter(pk__in=image_ids).update(interruptions=0, **UNCLAIMED)
 
 
-def mark_ready(image: Image, *, size: tuple[int, int], thumbnail: bytes, classes: list, tags: list) -> None:
-    """Store a processed item's thumbnail and annotations; the old thumbnail goes once the row is saved."""
-    old_thumbnail = image.thumbnail.name
-    image.thumbnail.save(f"{PurePath(image.original.name).stem}.jpg", ContentFile(thumbnail), save=False)
-    image.width, image.height = size
-    image.classes, image.tags = classes, tags
-    image.status, image.error = Image.Status.READY, ""
-    image.claimed_by, image.claimed_at, image.interruptions = "", None, 0
-    image.save(
-        update_fields=[
-            "thumbnail", "width", "height", "classes", "tags", "status", "error",
-            "claimed_by", "claimed_at", "interruptions", "updated_at",
-        ]
-    )  # fmt: skip
-    refresh_search_documents(image_ids=[image.pk])  # its tags are searchable text too
-    if old_thumbnail and old_thumbnail != image.thumbnail.name:
-        storage = image.thumbnail.storage
-        transaction.on_commit(lambda: storage.delete(old_thumbnail))
+@dataclass(frozen=True)
+class Processed:
+    """What processing made of an item: its thumbnail and annotations."""
+
+    image: Image
+    size: tuple[int, int]  # (width, height) as shown
+    thumbnail: bytes  # JPEG
+    classes: list
+    tags: list
+
+
+def mark_ready(processed: list[Processed]) -> None:
+    """Store processed items' thumbnails and annotations, in one transaction with their text
+    documents; old thumbnails go once it commits."""
+    old_thumbnails = []
+    with transaction.atomic():
+        for item in processed:
+            image = item.image
+            old_thumbnail = image.thumbnail.name
+            image.thumbnail.save(f"{PurePath(image.original.name).stem}.jpg", ContentFile(item.thumbnail), save=False)
+            if old_thumbnail and old_thumbnail != image.thumbnail.name:
+                old_thumbnails.append(old_thumbnail)
+            # One small UPDATE per item: Django's bulk_update spent ~8 ms an item building its CASE expressions.
+            Image.objects.filter(pk=image.pk).update(
+                thumbnail=image.thumbnail.name,
+                width=item.size[0],
+                height=item.size[1],
+                classes=item.classes,
+                tags=item.tags,
+            )
+        ids = [item.image.pk for item in processed]
+        Image.objects.filter(pk__in=ids).update(
+            status=Image.Status.READY, error="", interruptions=0, updated_at=timezone.now(), **UNCLAIMED
+        )
+        refresh_search_documents(image_ids=ids)  # their tags are searchable text too
+        storage = Image._meta.get_field("thumbnail").storage
+        for name in old_thumbnails:
+            transaction.on_commit(lambda name=name: storage.delete(name))
 
 
 def reset_for_processing(image_ids: list[int]) -> None:

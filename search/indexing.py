@@ -75,12 +75,16 @@ def process_images(image_ids: list[int], *, run: str, include_ready: bool = Fals
     if not decoded:
         return []
     annotations = index_images([image.pk for image, _ in decoded], [found.picture for _, found in decoded])
-    for image, found in decoded:
-        catalog.mark_ready(
-            image,
-            size=found.size,
-            thumbnail=thumbnail_jpeg(found.picture),
-            classes=annotations[image.pk].classes,
-            tags=annotations[image.pk].tags,
-        )
+    catalog.mark_ready(
+        [
+            catalog.Processed(
+                image=image,
+                size=found.size,
+                thumbnail=thumbnail_jpeg(found.picture),
+                classes=annotations[image.pk].classes,
+                tags=annotations[image.pk].tags,
+            )
+            for image, found in decoded
+        ]
+    )
     return []
