@@ -230,6 +230,10 @@ IMAGE_ENCODER = env_str("IMAGE_ENCODER", "efficientnet_lite0")  # or "vgg16"
 ENCODER_RUNTIME = env_str("ENCODER_RUNTIME", "onnx")  # or "torch"
 MODEL_DIR = Path(env_str("MODEL_DIR", str(LOCAL_DIR / "models")))  # exported ONNX models
 VGG16_WEIGHTS = env_str("VGG16_WEIGHTS", "") or None  # a .pth file; else torchvision's cache
+# Threads of the encoder in each process (0: one per core). One: a worker process also decodes,
+# thumbnails and writes between encoder runs, so one single-threaded process per core kept 2 cores
+# busier than one process with two threads (`manage.py benchmark_ingest`).
+ENCODER_THREADS = env_int("ENCODER_THREADS", 1)
 WORD_VECTORS_LIMIT = env_int("WORD_VECTORS_LIMIT", 400_000)  # most frequent GloVe words loaded
 TAG_VOCABULARY_SIZE = env_int("TAG_VOCABULARY_SIZE", 50_000)  # tags come from the N most frequent words
 TAGS_PER_IMAGE = env_int("TAGS_PER_IMAGE", 10)

@@ -1,4 +1,4 @@
-"""The image encoders as the settings configure them (runtime, model folder, VGG16 weights)."""
+"""The image encoders as the settings configure them (runtime, model folder, VGG16 weights, threads)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from ml.encoding import ImageEncoder
 def encoder(name: str) -> ImageEncoder:
     """The process-wide encoder `name`, built on first use."""
     return get_encoder(
-        name, runtime=settings.ENCODER_RUNTIME, model_dir=settings.MODEL_DIR, vgg16_weights=settings.VGG16_WEIGHTS
+        name,
+        runtime=settings.ENCODER_RUNTIME,
+        model_dir=settings.MODEL_DIR,
+        vgg16_weights=settings.VGG16_WEIGHTS,
+        threads=settings.ENCODER_THREADS,
     )
 
 
