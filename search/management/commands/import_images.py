@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -72,6 +73,7 @@ class Command(BaseCommand):
             raise CommandError(f"No images found in {directory}.")
         categories: dict[str, Category] = {}
         created_ids: list[int] = []
+        queued = 0
         duplicates = 0
         problems: list[str] = []
         for path, category_name in tqdm(entries, desc="Importing", unit="image"):
@@ -91,8 +93,12 @@ class Command(BaseCommand):
                 duplicates += 1
             except (InvalidImage, OSError) as exc:
                 problems.append(f"{path}: {exc}")
-        # Queued together so that the workers run the CNN on whole batches.
-        tasks.queue_processing(created_ids)
+            # Each whole batch is queued as soon as it is in, so that the workers process while the
+            # import goes on (and run the CNN on whole batches).
+            if len(created_ids) - queued == settings.EMBED_BATCH_SIZE:
+                tasks.queue_processing(created_ids[queued:])
+                queued = len(created_ids)
+        tasks.queue_processing(created_ids[queued:])
         for problem in problems:
             self.stderr.write(problem)
         self.stdout.write(
