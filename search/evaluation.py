@@ -30,7 +30,7 @@ from ml.images import open_image
 from ml.words import words_of
 from search import queries, selectors
 from search.encoders import current_encoder
-from search.models import EmbeddingSpace, ImageEmbedding, JointModel, Word
+from search.models import EmbeddingSpace, ImageEmbedding, JointModel
 
 Kind = EmbeddingSpace.Kind
 TOP_K = 10
@@ -147,11 +147,6 @@ def folder_set(
     )
 
 
-def _tag_vocabulary(word_space: EmbeddingSpace) -> tuple[list[str], np.ndarray]:
-    rows = list(Word.objects.filter(space=word_space, is_tag=True).values_list("word", "embedding"))
-    return [word for word, _ in rows], unit_rows(np.array([vector for _, vector in rows], dtype=np.float32))
-
-
 def _precision_at(relevant: np.ndarray, order: np.ndarray, k: int) -> float:
     return float(relevant[order[:k]].mean()) if k > 0 else 0.0
 
@@ -206,7 +201,7 @@ def evaluate(eval_set: EvalSet, spaces: list[EmbeddingSpace]) -> dict:
         }
         if space.kind == Kind.JOINT:
             if space.word_space_id not in vocabularies:
-                vocabularies[space.word_space_id] = _tag_vocabulary(space.word_space)
+                vocabularies[space.word_space_id] = selectors.tag_vocabulary(space.word_space)
             tags = vocabularies[space.word_space_id]
             entry.update(_word_metrics(space, vectors, labels, words, result["labels"], tags))
         result["spaces"][space.name] = entry

@@ -12,7 +12,7 @@ from django.db import connection
 
 from catalog.models import Image
 from ml.conse import class_word_matrix
-from ml.devise import load_weights
+from ml.devise import load_weights, unit_rows
 from search import vectors
 from search.models import EmbeddingSpace, JointModel
 
@@ -70,6 +70,36 @@ def _class_vectors(word_space_id: int, dims: int) -> np.ndarray:
 def class_vectors(word_space: EmbeddingSpace) -> np.ndarray:
     """Word vectors of the 1000 ImageNet class names in a word space (read once per process)."""
     return _class_vectors(word_space.pk, word_space.dims)
+
+
+@lru_cache(maxsize=2)
+def _tag_vocabulary(word_space_id: int) -> tuple[list[str], np.ndarray]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT word, embedding::text FROM search_word WHERE space_id = %s AND is_tag ORDER BY id", [word_space_id]
+        )
+        rows = cursor.fetchall()
+    vectors = np.array([_parse(text) for _, text in rows], dtype=np.float32).reshape(len(rows), -1)
+    return [word for word, _ in rows], unit_rows(vectors)
+
+
+def tag_vocabulary(word_space: EmbeddingSpace) -> tuple[list[str], np.ndarray]:
+    """The tag words of a word space and their unit vectors (read once per process: 50k words
+    are 10 MB, and a worker compares every image with all of them)."""
+    return _tag_vocabulary(word_space.pk)
+
+
+def nearest_tags(
+    word_space: EmbeddingSpace, vector: np.ndarray, *, k: int, exclude: set[str]
+) -> list[tuple[str, float]]:
+    """The k tag words nearest `vector` by cosine, exactly, in memory: the worker's tags (an
+    index query per image cost ~5 ms of the ~50 ms an image takes end to end)."""
+    words, unit = tag_vocabulary(word_space)
+    scores = unit @ (vector / (np.linalg.norm(vector) or 1.0))
+    wanted = min(len(words), k + len(exclude))
+    top = np.argpartition(-scores, wanted - 1)[:wanted] if wanted else np.array([], dtype=int)
+    ranked = [(words[i], float(scores[i])) for i in top[np.argsort(-scores[top], kind="stable")]]
+    return [(word, score) for word, score in ranked if word not in exclude][:k]
 
 
 def spelling_suggestion(word_space: EmbeddingSpace, words: list[str], unknown: list[str]) -> str | None:

@@ -263,7 +263,7 @@ def describe(word_space: EmbeddingSpace, probabilities: np.ndarray, joint: np.nd
     if missing > 0 and np.any(joint):
         floor = tags[-1][1] if tags else 1.0
         known = {word for word, _ in tags}
-        nearest = selectors.nearest_words(word_space, joint, k=missing, tags_only=True, exclude=known)
+        nearest = selectors.nearest_tags(word_space, joint, k=missing, exclude=known)
         tags += [(word, floor * score) for word, score in nearest]
     return [{"word": word, "score": round(score, 4)} for word, score in tags]
 
