@@ -308,22 +308,28 @@ class Side:
 
 def _side_scores(sides: list[Side], source: str) -> tuple[str, list, str, list]:
     """The share-weighted sum of `source`.image_id's cosine similarities over `sides`: the score
-    expression and its params, then the joins of each side's vectors and theirs.
+    expression and its params, then the joins that compute each side's distance and theirs.
 
-    An item without a vector in some space (not embedded there yet, or the spaces come from two
-    encoders during a switch) scores 0 on that side instead of vanishing; NULL when it has none.
+    Each side's distance comes from a LATERAL lookup of that one item's vector (the unique index
+    on image and space): a plain join let the planner hash all of a space's vectors, 93 ms for
+    "more like this" at 100k items. An item without a vector in some space (not embedded there
+    yet, or the spaces come from two encoders during a switch) scores 0 on that side instead of
+    vanishing; NULL when it has none.
     """
-    scores, score_params, joins = [], [], []
+    scores, score_params, joins, join_params = [], [], [], []
     for n, side in enumerate(sides):
-        on = f"e{n}.image_id = {source}.image_id AND e{n}.space_id = %s"
-        joins.append(f"LEFT JOIN search_imageembedding e{n} ON {on}")
-        distance, distance_params = _distance(side.space, side.weights, f"e{n}.embedding")
+        distance, distance_params = _distance(side.space, side.weights, "e.embedding")
         query = side.query * side.weights if side.weights is not None else side.query
-        scores.append(f"coalesce(%s * (1 - {distance}), 0)")
-        score_params += [side.share, *distance_params, vectors.literal(query)]
-    missing = " AND ".join(f"e{n}.image_id IS NULL" for n in range(len(sides)))
+        joins.append(
+            f"LEFT JOIN LATERAL (SELECT {distance} AS distance FROM search_imageembedding e"
+            f" WHERE e.image_id = {source}.image_id AND e.space_id = %s) d{n} ON true"
+        )
+        join_params += [*distance_params, vectors.literal(query), side.space.pk]
+        scores.append(f"coalesce(%s * (1 - d{n}.distance), 0)")
+        score_params.append(side.share)
+    missing = " AND ".join(f"d{n}.distance IS NULL" for n in range(len(sides)))
     score = f"CASE WHEN {missing} THEN NULL ELSE {' + '.join(scores)} END"
-    return score, score_params, " ".join(joins), [side.space.pk for side in sides]
+    return score, score_params, " ".join(joins), join_params
 
 
 def blended_images_sql(

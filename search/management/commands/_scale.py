@@ -35,13 +35,15 @@ class Batch:
     """Synthetic items in one chunk: their vectors in each space and what an item row shows."""
 
     features: np.ndarray
-    meaning: np.ndarray
+    meaning: np.ndarray | None  # None when not asked for (the million-item, word-only level)
     joint: np.ndarray
     probabilities: np.ndarray
     seeds: np.ndarray  # the main photo of each item (row of the dev set)
 
 
-def synthetic_batch(dev: DevSet, class_matrix: np.ndarray, count: int, rng: np.random.Generator) -> Batch:
+def synthetic_batch(
+    dev: DevSet, class_matrix: np.ndarray, count: int, rng: np.random.Generator, *, meaning: bool = True
+) -> Batch:
     first = rng.integers(len(dev.classes), size=count)
     second = rng.integers(len(dev.classes), size=count)
     share = rng.uniform(MIX_MIN, 1.0, size=(count, 1)).astype(np.float32)
@@ -51,7 +53,7 @@ def synthetic_batch(dev: DevSet, class_matrix: np.ndarray, count: int, rng: np.r
     logits += rng.normal(0.0, LOGIT_NOISE, size=logits.shape).astype(np.float32)
     return Batch(
         features=features.astype(np.float32),
-        meaning=meaning_vectors(softmax(logits)),
+        meaning=meaning_vectors(softmax(logits)) if meaning else None,
         joint=conse_vectors(logits, class_matrix).astype(np.float32),
         probabilities=softmax(logits),
         seeds=first,

@@ -98,6 +98,19 @@ class SizeResult:
     http: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     throughput: dict[int, float] = field(default_factory=dict)
 
+    @classmethod
+    def from_json(cls, saved: dict) -> SizeResult:
+        """Back from JSON, whose keys are strings."""
+        return cls(
+            size=saved["size"],
+            load_s=saved["load_s"],
+            index=saved["index"],
+            focused={int(candidates): tuple(values) for candidates, values in saved["focused"].items()},
+            annoy=saved["annoy"],
+            http=saved["http"],
+            throughput={int(clients): rate for clients, rate in saved["throughput"].items()},
+        )
+
 
 @dataclass
 class WordIndex:
@@ -142,6 +155,7 @@ class Command(BaseCommand):
         parser.add_argument("--dataset", type=Path, default=Path(os.environ.get("DEV_DATASET", DEFAULT_DATASET)))
         parser.add_argument("--port", type=int, default=8078)
         parser.add_argument("--keep", action="store_true", help="Keep the database copy (<name>_scale) to inspect.")
+        parser.add_argument("--report-only", action="store_true", help=f"Write the report from {RESULTS.name}.")
 
     def handle(self, *args, sizes: str, quick: bool, requests: int, seconds: float, **options) -> None:
         wanted = [2_000] if quick else sorted(int(size) for size in sizes.split(","))
@@ -151,6 +165,11 @@ class Command(BaseCommand):
             raise CommandError(f"No development photos at {self.dataset} (set DEV_DATASET).")
         self.dev = load_dev_set(self.dataset, settings.BASE_DIR / ".local" / "dev_encodings.npz")
         self.rng = np.random.default_rng(0)
+        if options["report_only"]:
+            saved = json.loads(RESULTS.read_text())
+            results = [SizeResult.from_json(result) for result in saved["sizes"]]
+            self.report(results, WordIndex(**saved["words"]), saved["elapsed"], quick)
+            return
         results = []
         started_at = time.monotonic()
         with scale_database(keep=options["keep"]) as url:
@@ -158,9 +177,12 @@ class Command(BaseCommand):
             words = self.word_index_recall()
             for size in wanted:
                 results.append(self.measure(size, url))
-                self.stdout.write(f"{size:,} items done after {time.monotonic() - started_at:.0f} s")
-                # Kept as they come: a million items take long to measure again.
-                RESULTS.write_text(json.dumps([asdict(result) for result in results], default=str, indent=1))
+                elapsed = time.monotonic() - started_at
+                self.stdout.write(f"{size:,} items done after {elapsed:.0f} s")
+                # Kept as they come (--report-only writes the report from them): a million items
+                # take long to measure again.
+                saved = {"sizes": [asdict(r) for r in results], "words": asdict(words), "elapsed": elapsed}
+                RESULTS.write_text(json.dumps(saved, indent=1))
         self.report(results, words, time.monotonic() - started_at, quick)
 
     # --- the synthetic catalogue -------------------------------------------------------------
@@ -191,7 +213,7 @@ class Command(BaseCommand):
     def grow(self, size: int, kinds: tuple[str, ...]) -> None:
         while len(self.ids) < size:
             count = min(CHUNK, size - len(self.ids))
-            batch = synthetic_batch(self.dev, self.class_matrix, count, self.rng)
+            batch = synthetic_batch(self.dev, self.class_matrix, count, self.rng, meaning=Kind.MEANING in kinds)
             ids = insert_items(batch, self.labels, self.category_ids, len(self.ids))
             by_kind = {Kind.IMAGE: batch.features, Kind.MEANING: batch.meaning, Kind.JOINT: batch.joint}
             for kind in kinds:
@@ -242,7 +264,7 @@ class Command(BaseCommand):
         result.load_s = time.monotonic() - start
         self.log(f"{size:,} items loaded in {result.load_s:.0f} s")
         if not all_spaces:
-            EmbeddingSpace.objects.filter(pk=self.spaces[Kind.MEANING].pk).update(state=EmbeddingSpace.State.READY)
+            EmbeddingSpace.objects.filter(pk=self.spaces[Kind.MEANING].pk).update(state=EmbeddingSpace.State.RETIRED)
         probes = self.rng.choice(size, size=min(100, size), replace=False)
         for kind in kinds:
             rows = np.concatenate(self.vectors[kind]).astype(np.float32)
