@@ -48,14 +48,12 @@ class ImageResults:
         return None if self.focus_class is None else CLASS_NAMES[self.focus_class]
 
 
-NOT_READY = "Search is not ready yet: no image has been processed."
-
-
-def _space(kind: str) -> EmbeddingSpace:
-    space = selectors.active_space(kind)
-    if space is None:
-        raise QueryError(NOT_READY)
-    return space
+def _active_spaces(required: str) -> dict[str, EmbeddingSpace]:
+    """The active space of each kind (one query); QueryError without one of kind `required`."""
+    active = selectors.active_spaces()
+    if required not in active:
+        raise QueryError("Search is not ready yet: no image has been processed.")
+    return active
 
 
 # "Same kind of thing" ranks by meaning; a fifth of visual similarity orders what the meaning space
@@ -81,9 +79,7 @@ class _ImageSpaces:
 
 
 def _image_spaces() -> _ImageSpaces:
-    active = selectors.active_spaces()
-    if Kind.IMAGE not in active:
-        raise QueryError(NOT_READY)
+    active = _active_spaces(Kind.IMAGE)
     return _ImageSpaces(active[Kind.IMAGE], active.get(Kind.MEANING), active.get(Kind.JOINT))
 
 
@@ -113,11 +109,7 @@ def _images_like(
         meaning = queries.focused_meaning(focus_class) if focus_class is not None else query.meaning
         sides.append(selectors.Side(meaning_space, meaning, meaning_share))
     filter_args = {"category_id": filters.category_id, "exclude_id": exclude_id, "min_score": filters.min_score}
-    if len(sides) == 1:
-        side = sides[0]
-        hits = selectors.nearest_images(side.space, side.query, k=filters.k, weights=side.weights, **filter_args)
-    else:
-        hits = selectors.blended_images(sides, k=filters.k, **filter_args)
+    hits = selectors.images_by_vectors(sides, k=filters.k, **filter_args)
     if spaces.joint is not None:
         selectors.explain_hits(hits, spaces.joint.word_space, query.joint)
     return ImageResults(hits=hits, focus_class=focus_class, similarity=similarity)
@@ -168,20 +160,16 @@ def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID) -> 
     """Words to images: by meaning (the active joint space, zero-shot ConSE or a trained head,
     with WordNet's meaning of the words that name synsets), by the items' own text (titles,
     categories, descriptions, tags), or both."""
-    active = selectors.active_spaces()
-    if Kind.JOINT not in active:
-        raise QueryError(NOT_READY)
+    active = _active_spaces(Kind.JOINT)
     joint = active[Kind.JOINT]
     query = queries.word_query(text, joint.word_space)
     sides = _word_sides(joint, active.get(Kind.MEANING), query) if match != Match.TEXT else []
     lexical = queries.text_query(query.terms) if match != Match.SEMANTIC else None
     filter_args = {"category_id": filters.category_id, "min_score": filters.min_score}
-    if match != Match.SEMANTIC:
-        hits = selectors.images_for_text_and_vector(sides, lexical, k=filters.k, **filter_args)
-    elif len(sides) == 1:
-        hits = selectors.nearest_images(sides[0].space, sides[0].query, k=filters.k, **filter_args)
+    if match == Match.SEMANTIC:
+        hits = selectors.images_by_vectors(sides, k=filters.k, **filter_args)
     else:
-        hits = selectors.blended_images(sides, k=filters.k, **filter_args) if sides else []
+        hits = selectors.images_for_text_and_vector(sides, lexical, k=filters.k, **filter_args)
     selectors.explain_hits(hits, joint.word_space, query.vector)
     return ImageResults(
         hits=hits,
@@ -198,7 +186,7 @@ class WordResults:
 
 def similar_words(text: str, *, k: int = 10) -> WordResults:
     """Nearest words to a word (or a weighted word combination), with cosine scores."""
-    word_space = _space(Kind.WORD)
+    word_space = _active_spaces(Kind.WORD)[Kind.WORD]
     query = queries.word_query(text, word_space)
     if query.vector is None:
         return WordResults(words=[], unknown_words=query.unknown_words)

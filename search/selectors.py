@@ -361,10 +361,19 @@ def blended_images_sql(
     return sql, [*params, *score_params, *join_params, *floor_params, k]
 
 
-def blended_images(sides: list[Side], *, k: int, **filters) -> list[Hit]:
-    """Items nearest to the query of each side, by the share-weighted sum of their similarities,
-    in one SQL query (keyword arguments as for `blended_images_sql`)."""
-    return _hits(*blended_images_sql(sides, k=k, **filters))
+def ranked_images_sql(sides: list[Side], *, k: int, **filters) -> tuple[str, list]:
+    """(image id, score) rows by one side's nearest (the score is its cosine, the share does not
+    matter) or by several sides blended (keyword arguments as for `nearest_images_sql`)."""
+    if len(sides) == 1:
+        side = sides[0]
+        return nearest_images_sql(side.space, side.query, k=k, weights=side.weights, **filters)
+    return blended_images_sql(sides, k=k, **filters)
+
+
+def images_by_vectors(sides: list[Side], *, k: int, **filters) -> list[Hit]:
+    """Items nearest to the query of one side, or of several blended, in one SQL query; none
+    without a side."""
+    return _hits(*ranked_images_sql(sides, k=k, **filters)) if sides else []
 
 
 @dataclass(frozen=True)
@@ -406,11 +415,7 @@ def images_for_text_and_vector(
     candidates = max(4 * k, 50)
     rankings: list[tuple[str, str, list, float]] = []  # (name, SQL of ranked image ids, params, weight)
     if sides:
-        if len(sides) == 1:
-            side = sides[0]
-            sql, params = nearest_images_sql(side.space, side.query, k=candidates, category_id=category_id)
-        else:
-            sql, params = blended_images_sql(sides, k=candidates, category_id=category_id)
+        sql, params = ranked_images_sql(sides, k=candidates, category_id=category_id)
         ranked = f"SELECT image_id, row_number() OVER (ORDER BY score DESC, image_id) AS r FROM ({sql}) s"
         rankings.append(("semantic", ranked, params, settings.HYBRID_SEMANTIC_WEIGHT))
     if text is not None:
