@@ -1,4 +1,4 @@
-"""JSON API for browsing catalogue items (DRF). Uploads and search extend it in `search.api`."""
+"""JSON API for browsing catalogue items (DRF). Uploads extend it in `ingest.api`."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from rest_framework.views import exception_handler
 
 from catalog.services import DuplicateImage
 from ml.images import InvalidImage, UploadTooLarge
-from search.queries import QueryError
+from search.parsing import QueryError
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:

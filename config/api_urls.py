@@ -1,10 +1,11 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from ingest import api as ingest_api
 from search import api
 
 router = DefaultRouter()
-router.register("images", api.ImageViewSet, basename="image")
+router.register("images", ingest_api.ImageViewSet, basename="image")
 
 urlpatterns = [
     path("", include(router.urls)),

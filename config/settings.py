@@ -36,7 +36,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "catalog",
+    "spaces",
+    "ingest",
     "search",
+    "learning",
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -109,7 +113,7 @@ def redis_db(url: str, db: int) -> str:
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-image leaves the task for another
-CELERY_TASK_REJECT_ON_WORKER_LOST = True  # ... and the batch is split when it comes back (search.indexing)
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # ... and the batch is split when it comes back (ingest.pipeline)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # embedding is slow; don't hoard tasks
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}  # longer than any task may run
@@ -122,10 +126,10 @@ CELERY_TASK_TIME_LIMIT = env_int("TASK_TIME_LIMIT", CELERY_TASK_SOFT_TIME_LIMIT 
 PROCESSING_STALE_AFTER = env_int("PROCESSING_STALE_AFTER", CELERY_TASK_TIME_LIMIT + 60)
 # Runs of one item alone that may kill their worker before the item is marked failed.
 PROCESSING_MAX_INTERRUPTIONS = env_int("PROCESSING_MAX_INTERRUPTIONS", 2)
-# The reconciler (search.tasks.reconcile) runs in Celery beat, embedded in the worker (`worker -B`).
+# The reconciler (ingest.tasks.reconcile) runs in Celery beat, embedded in the worker (`worker -B`).
 RECONCILE_INTERVAL = env_int("RECONCILE_INTERVAL", 60)
 RECONCILE_PENDING_AFTER = env_int("RECONCILE_PENDING_AFTER", 300)  # seconds pending before re-queueing
-CELERY_BEAT_SCHEDULE = {"reconcile": {"task": "search.tasks.reconcile", "schedule": RECONCILE_INTERVAL}}
+CELERY_BEAT_SCHEDULE = {"reconcile": {"task": "ingest.tasks.reconcile", "schedule": RECONCILE_INTERVAL}}
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # in memory: no schedule file to keep
 
 # --- Cache: Redis, shared by every web process (throttles) and worker (operations page) ------
@@ -261,7 +265,7 @@ BLEND_MEANING_WEIGHT = float(env_str("BLEND_MEANING_WEIGHT", "0.7"))
 # Word search: share of the meaning space for words that name WordNet synsets, against the word
 # space (measured in ml/meaning.py, WORD_MEANING_WEIGHT).
 WORD_MEANING_WEIGHT = float(env_str("WORD_MEANING_WEIGHT", "0.7"))
-# Trained image-to-word models (search.training): defaults chosen by measurement, see the README.
+# Trained image-to-word models (learning.training): defaults chosen by measurement, see the README.
 JOINT_LOSS = env_str("JOINT_LOSS", "cosine")  # or "hinge" (DeViSE's rank loss)
 JOINT_HIDDEN = env_int("JOINT_HIDDEN", 512)  # the head's hidden layer
 JOINT_BLEND = float(env_str("JOINT_BLEND", "0.5"))  # share of the zero-shot (ConSE) vector in a trained space

@@ -10,6 +10,7 @@ import numpy as np
 
 from ml.hierarchy import MAX_INFORMATIVE_CLASSES, load_hierarchy
 from ml.imagenet import CLASS_NAMES, class_words
+from ml.vectors import unit_rows
 from ml.words import STOP_WORDS
 
 
@@ -21,15 +22,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return (exps / exps.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
-def top_classes(logits_row: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
+def top_classes(probabilities_row: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
     """The `k` most probable classes of one image as (class index, probability), best first."""
-    probabilities = softmax(logits_row)
-    best = np.argsort(-probabilities, kind="stable")[:k]
-    return [(int(index), float(probabilities[index])) for index in best]
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    return vector / max(float(np.linalg.norm(vector)), 1e-12)
+    best = np.argsort(-probabilities_row, kind="stable")[:k]
+    return [(int(index), float(probabilities_row[index])) for index in best]
 
 
 # A class vector is (1 - ANCESTOR_SHARE) x its name + ANCESTOR_SHARE x its basic-level ancestors'
@@ -70,26 +66,27 @@ def class_word_matrix(
     ]
     found = lookup(sorted(set().union(*names, *ancestor_names)))
     # Normalise first so that one frequent, long vector does not dominate a name.
-    units = {word: _unit(np.asarray(vector, dtype=np.float64)) for word, vector in found.items()}
+    units = {word: unit_rows(np.asarray(vector, dtype=np.float64)) for word, vector in found.items()}
     matrix = np.zeros((len(CLASS_NAMES), dims), dtype=np.float32)
     for index, words in enumerate(names):
         known = [units[word] for word in words if word in units]
-        name = _unit(np.mean(known, axis=0)) if known else None
+        name = unit_rows(np.mean(known, axis=0)) if known else None
         ancestor_words = [word for word in ancestor_names[index] if word in units]
         ancestors = None
         if ancestor_words:
             weights = ancestor_decay ** np.arange(len(ancestor_words))
             ancestors = np.einsum("k,kd->d", weights / weights.sum(), np.stack([units[w] for w in ancestor_words]))
         if name is not None and ancestors is not None:
-            matrix[index] = _unit((1 - ancestor_share) * name + ancestor_share * ancestors)
+            matrix[index] = unit_rows((1 - ancestor_share) * name + ancestor_share * ancestors)
         elif name is not None or ancestors is not None:
-            matrix[index] = _unit(name if name is not None else ancestors)
+            matrix[index] = unit_rows(name if name is not None else ancestors)
     return matrix
 
 
-def conse_vectors(logits: np.ndarray, class_vectors: np.ndarray, top_t: int = 10) -> np.ndarray:
-    """(n, dims) unit vectors: the top-T classes' vectors weighted by renormalised probability."""
-    probabilities = softmax(logits).astype(np.float64)
+def conse_vectors(probabilities: np.ndarray, class_vectors: np.ndarray, top_t: int = 10) -> np.ndarray:
+    """(n, dims) unit vectors: the top-T classes' vectors weighted by renormalised probability
+    (`probabilities`: the softmax of the classifier's logits, one row per image)."""
+    probabilities = np.array(probabilities, dtype=np.float64)
     # Classes with no word vector cannot contribute, so they must not use up a top-T slot.
     usable = np.any(class_vectors != 0, axis=1)
     probabilities[:, ~usable] = -1.0
@@ -98,6 +95,4 @@ def conse_vectors(logits: np.ndarray, class_vectors: np.ndarray, top_t: int = 10
     weights = np.where(weights > 0, weights, 0.0)
     totals = weights.sum(axis=1, keepdims=True)
     weights = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
-    combined = np.einsum("nt,ntd->nd", weights, class_vectors[top].astype(np.float64))
-    norms = np.linalg.norm(combined, axis=1, keepdims=True)
-    return np.divide(combined, norms, out=np.zeros_like(combined), where=norms > 0).astype(np.float32)
+    return unit_rows(np.einsum("nt,ntd->nd", weights, class_vectors[top].astype(np.float64)))

@@ -12,9 +12,11 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from ml.vectors import unit_rows
 
 CODE_VERSION = "devise-1"
 LOSSES = ("cosine", "hinge")
@@ -35,9 +37,6 @@ class HeadConfig:
     seed: int = 0
     threads: int = 1
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
 class TrainedHead:
@@ -45,12 +44,6 @@ class TrainedHead:
     history: list[dict[str, float]] = field(default_factory=list)  # per epoch: train/val loss, val accuracy
     best_epoch: int = 0
     seconds: float = 0.0
-
-
-def unit_rows(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
 def project(features: np.ndarray, weights: dict[str, np.ndarray]) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ml.hierarchy import MAX_INFORMATIVE_CLASSES, load_hierarchy
 from ml.imagenet import CLASS_NAMES
+from ml.vectors import unit_rows
 from ml.words import STOP_WORDS
 
 # Nodes shared by more than this share of the 1000 classes are dropped from the meaning vector:
@@ -52,11 +53,6 @@ def wordnet_mass(probabilities: np.ndarray) -> np.ndarray:
     return rows @ _membership()
 
 
-def _unit_rows(rows: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0).astype(np.float32)
-
-
 def meaning_vectors(probabilities: np.ndarray) -> np.ndarray:
     """(n, MASS_DIMS) unit rows to compare by cosine ("more like this" by meaning).
 
@@ -65,46 +61,7 @@ def meaning_vectors(probabilities: np.ndarray) -> np.ndarray:
     raw mass (precision@10 0.824 against 0.806) and keeps a flipped, cropped copy nearest to its
     original (20 of 20; raw mass 19).
     """
-    return _unit_rows(np.sqrt(np.maximum(wordnet_mass(probabilities), 0.0)))
-
-
-def visual_vectors(features: np.ndarray) -> np.ndarray:
-    """(n, d) unit rows of pooled CNN features made comparable by cosine without any statistics.
-
-    Square root (tames the few large post-ReLU activations), then each row minus its own mean
-    (cosine becomes correlation; no catalogue mean vector needed). Precision@10 on the development
-    photos: 0.658, against 0.564 for raw cosine and 0.605 for centring on the photos' mean vector.
-    """
-    rows = np.sqrt(np.maximum(np.atleast_2d(np.asarray(features, dtype=np.float32)), 0.0))
-    return _unit_rows(rows - rows.mean(axis=1, keepdims=True))
-
-
-# Weight of meaning in `blend_vectors`: the cosine of two blends is (1 - w) x visual + w x meaning.
-# Development photos, precision@10 within Pascal categories (ceiling 0.833: 120 photos, many
-# categories with one or two): w = 0 0.658, 0.3 0.757, 0.5 0.788, 0.6 0.801, 0.7 0.812, 0.8 0.817,
-# 1 0.824; a flipped, cropped copy finds its original at every w, but its lead over the next photo
-# shrinks from 0.41 (w = 0) to 0.16 (0.7) and 0.01 (1): meaning alone cannot tell two photos of
-# one class apart. 0.7 is at the top of the plateau with a clear visual part.
-BLEND_MEANING_WEIGHT = 0.7
-
-
-def blend_vectors(
-    features: np.ndarray, probabilities: np.ndarray, meaning_weight: float = BLEND_MEANING_WEIGHT
-) -> np.ndarray:
-    """(n, d + MASS_DIMS) unit rows: `visual_vectors` and `meaning_vectors` side by side, scaled
-    by sqrt(1 - w) and sqrt(w) so that their cosine is (1 - w) x visual + w x meaning cosine.
-
-    3,136 dims with EfficientNet-Lite0: over pgvector's 2,000-dim HNSW limit for `vector`, within
-    its 4,000 for `halfvec`.
-    """
-    if not 0.0 <= meaning_weight <= 1.0:
-        raise ValueError("meaning_weight must be between 0 and 1.")
-    return np.hstack(
-        [
-            np.sqrt(1.0 - meaning_weight) * visual_vectors(features),
-            np.sqrt(meaning_weight) * meaning_vectors(probabilities),
-        ]
-    ).astype(np.float32)
+    return unit_rows(np.sqrt(np.maximum(wordnet_mass(probabilities), 0.0)))
 
 
 @functools.cache
@@ -163,14 +120,6 @@ def image_tags(
     ranked = sorted(scores, key=lambda tag: (-round(scores[tag], 2), breadth[tag], -scores[tag], tag))
     return [(tag, round(scores[tag], 4)) for tag in ranked if scores[tag] >= min_score][:k]
 
-
-# Word search: the meaning space's share against the word space when some query words name WordNet
-# synsets (`named_meaning`). Development photos, 20 Pascal words (R-precision, WordNet relevance):
-# 0 -> 0.61, 0.3 -> 0.74, 0.5 -> 0.79, 0.6 -> 0.87, 0.7 -> 0.89, 0.8 -> 0.86, 1 -> 0.84; a photo
-# found by its own label in the top 10: 0.948 (0), 0.964 (0.7), 0.936 (1). GloVe alone knows no
-# ram is a sheep; WordNet alone cannot rank what it does not name, nor tell a rich label from a
-# poor one. 0.7 is the top of both curves.
-WORD_MEANING_WEIGHT = 0.7
 
 # Longest WordNet name looked for among consecutive query words ("dining table", "potted plant").
 MAX_NAME_WORDS = 3

@@ -1,4 +1,4 @@
-"""JSON API for the search modes, and for the catalogue writes that queue processing.
+"""JSON API for the search modes.
 
 Every search endpoint calls the same search.modes function as the pages. Domain errors (bad
 image, duplicate, bad query) become JSON answers in `config.api_errors`.
@@ -9,98 +9,26 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
-from rest_framework.decorators import action, api_view, parser_classes, permission_classes, throttle_classes
-from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework import serializers
+from rest_framework.decorators import api_view, parser_classes, permission_classes, throttle_classes
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from catalog import api as catalog_api
-from catalog import services as catalog
 from catalog.api import ERROR
 from catalog.models import Category
 from catalog.selectors import images_visible_to
 from ml.imagenet import NUM_CLASSES, matching_classes
 from ml.images import open_image, read_upload
-from search import modes, tasks
-from search.queries import QueryError
+from search import modes
+from search.parsing import QueryError
 from search.throttles import FocusSearchThrottle, PhotoSearchThrottle, SearchThrottle
-
-
-class IsStaff(BasePermission):
-    message = "Only staff users (session or API token) can upload or reprocess images."
-
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_staff)
-
-
-class ImageUploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    description = serializers.CharField(required=False, allow_blank=True)
-    category = serializers.CharField(max_length=120, help_text="Category slug or name; a new name creates it.")
-
 
 # Errors: {"detail": message}; validation errors add their messages per field.
 ERRORS = {400: ERROR, 429: ERROR}
-ITEM_STATUS = {"id": serializers.IntegerField(), "status": serializers.CharField()}
-
-
-class ImageViewSet(catalog_api.ImageViewSet):
-    """Catalogue items; staff can also upload and reprocess them, which queues the workers."""
-
-    parser_classes = [MultiPartParser, FormParser]
-
-    def get_permissions(self):
-        if self.action in ("create", "reprocess"):
-            return [IsStaff()]
-        return super().get_permissions()
-
-    @extend_schema(
-        request={"multipart/form-data": ImageUploadSerializer},
-        responses={
-            201: inline_serializer("Created", ITEM_STATUS),
-            400: ERROR,
-            409: inline_serializer(
-                "Duplicate", {"detail": serializers.CharField(), "existing_id": serializers.IntegerField()}
-            ),
-            413: ERROR,
-            415: ERROR,  # a body that is not multipart (or is malformed)
-        },
-    )
-    def create(self, request: Request) -> Response:
-        """Upload an image (staff session or API token); it is processed by the workers."""
-        upload = ImageUploadSerializer(data=request.data)
-        upload.is_valid(raise_exception=True)
-        data = upload.validated_data
-        name = data["category"].strip()
-        category = Category.objects.filter(Q(slug=name) | Q(name__iexact=name)).first()
-        image = catalog.create_image(
-            data=read_upload(data["file"], max_bytes=settings.MAX_UPLOAD_BYTES),
-            filename=data["file"].name,
-            category=category or catalog.get_or_create_category(name),
-            title=data.get("title", ""),
-            description=data.get("description", ""),
-            uploaded_by=request.user,
-        )
-        tasks.queue_processing([image.pk])
-        return Response({"id": image.pk, "status": image.status}, status=status.HTTP_201_CREATED)
-
-    @extend_schema(
-        request=None,
-        responses={202: inline_serializer("Queued", ITEM_STATUS), 400: ERROR, 404: ERROR, 415: ERROR},
-    )
-    @action(detail=True, methods=["post"])
-    def reprocess(self, request: Request, pk: str) -> Response:
-        """Process the item again; a ready item stays searchable meanwhile."""
-        image = self.get_object()
-        tasks.reprocess([image.pk])
-        image.refresh_from_db(fields=["status"])
-        return Response({"id": image.pk, "status": image.status}, status=status.HTTP_202_ACCEPTED)
 
 
 class SearchFiltersSerializer(serializers.Serializer):

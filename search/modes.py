@@ -1,7 +1,7 @@
 """The search modes, one function each, shared by the pages and the JSON API.
 
-Each turns its input into a query vector (search.queries) and runs one SQL query over
-pgvector (search.selectors), with the filters in the same query.
+Each turns its input into a query vector (search.query_vectors) and runs one SQL query over
+pgvector (search.ranking), with the filters in the same query.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from PIL import Image as PILImage
 
 from catalog.models import Category, Image
 from ml.imagenet import CLASS_NAMES
-from search import queries, selectors
-from search.models import EmbeddingSpace
-from search.queries import QueryError
+from search import query_vectors, ranking, selectors
+from search.parsing import QueryError
+from spaces import selectors as spaces
+from spaces.models import EmbeddingSpace
 
 Kind = EmbeddingSpace.Kind
 
@@ -37,7 +38,7 @@ class Filters:
 
 @dataclass
 class ImageResults:
-    hits: list[selectors.Hit]
+    hits: list[ranking.Hit]
     unknown_words: list[str] = field(default_factory=list)
     focus_class: int | None = None
     did_you_mean: str | None = None  # the query with unknown words replaced by near spellings
@@ -50,7 +51,7 @@ class ImageResults:
 
 def _active_spaces(required: str) -> dict[str, EmbeddingSpace]:
     """The active space of each kind (one query); QueryError without one of kind `required`."""
-    active = selectors.active_spaces()
+    active = spaces.active_spaces()
     if required not in active:
         raise QueryError("Search is not ready yet: no image has been processed.")
     return active
@@ -69,23 +70,9 @@ class Similarity(models.TextChoices):
     MEANING = "meaning", "Same kind of thing"
 
 
-@dataclass(frozen=True)
-class _ImageSpaces:
-    """The spaces a search by image reads, looked up once per request."""
-
-    image: EmbeddingSpace
-    meaning: EmbeddingSpace | None
-    joint: EmbeddingSpace | None
-
-
-def _image_spaces() -> _ImageSpaces:
-    active = _active_spaces(Kind.IMAGE)
-    return _ImageSpaces(active[Kind.IMAGE], active.get(Kind.MEANING), active.get(Kind.JOINT))
-
-
 def _images_like(
-    spaces: _ImageSpaces,
-    query: queries.ImageQuery,
+    active: dict[str, EmbeddingSpace],
+    query: query_vectors.ImageQuery,
     filters: Filters,
     focus_class: int | None,
     similarity: str,
@@ -95,23 +82,24 @@ def _images_like(
     """Items like a query image: by its CNN features (looks like), by its WordNet meaning (same
     kind of thing), or both blended. A focus class reweights the features by its classifier
     weights and replaces the meaning by the class's own."""
-    image_space, meaning_space = spaces.image, spaces.meaning
+    image_space, meaning_space, joint_space = active[Kind.IMAGE], active.get(Kind.MEANING), active.get(Kind.JOINT)
     if query.meaning is None or meaning_space is None:
         similarity = Similarity.VISUAL  # not embedded in the meaning space yet (see `reembed`)
     meaning_share = {Similarity.VISUAL: 0.0, Similarity.MEANING: MEANING_MODE_SHARE}.get(
         similarity, settings.BLEND_MEANING_WEIGHT
     )
+    focus = query_vectors.focus(image_space, focus_class) if focus_class is not None else None
     sides = []
     if meaning_share < 1:
-        weights = queries.focus_weights(image_space, focus_class) if focus_class is not None else None
-        sides.append(selectors.Side(image_space, query.features, 1 - meaning_share, weights))
+        weights = focus.weights if focus is not None else None
+        sides.append(ranking.Side(image_space, query.features, 1 - meaning_share, weights))
     if meaning_share > 0:
-        meaning = queries.focused_meaning(focus_class) if focus_class is not None else query.meaning
-        sides.append(selectors.Side(meaning_space, meaning, meaning_share))
+        meaning = focus.meaning if focus is not None else query.meaning
+        sides.append(ranking.Side(meaning_space, meaning, meaning_share))
     filter_args = {"category_id": filters.category_id, "exclude_id": exclude_id, "min_score": filters.min_score}
-    hits = selectors.images_by_vectors(sides, k=filters.k, **filter_args)
-    if spaces.joint is not None:
-        selectors.explain_hits(hits, spaces.joint.word_space, query.joint)
+    hits = ranking.images_by_vectors(sides, k=filters.k, **filter_args)
+    if joint_space is not None:
+        selectors.explain_hits(hits, joint_space.word_space, query.joint)
     return ImageResults(hits=hits, focus_class=focus_class, similarity=similarity)
 
 
@@ -119,18 +107,18 @@ def similar_items(
     image: Image, filters: Filters, *, focus_class: int | None = None, similarity: str = Similarity.BLEND
 ) -> ImageResults:
     """More like this: items nearest to a catalogue item's stored vectors."""
-    spaces = _image_spaces()
-    query = queries.item_query(image.pk, spaces.image, spaces.meaning, spaces.joint)
-    return _images_like(spaces, query, filters, focus_class, similarity, exclude_id=image.pk)
+    active = _active_spaces(Kind.IMAGE)
+    query = query_vectors.item_query(image.pk, active[Kind.IMAGE], active.get(Kind.MEANING), active.get(Kind.JOINT))
+    return _images_like(active, query, filters, focus_class, similarity, exclude_id=image.pk)
 
 
 def similar_to_photo(
     picture: PILImage.Image, filters: Filters, *, focus_class: int | None = None, similarity: str = Similarity.BLEND
 ) -> ImageResults:
     """Search by photo: the photo runs through the encoder in the request and is not stored."""
-    spaces = _image_spaces()
-    query = queries.photo_query(picture, spaces.image, spaces.joint)
-    return _images_like(spaces, query, filters, focus_class, similarity)
+    active = _active_spaces(Kind.IMAGE)
+    query = query_vectors.photo_query(picture, active[Kind.IMAGE], active.get(Kind.JOINT))
+    return _images_like(active, query, filters, focus_class, similarity)
 
 
 class Match(models.TextChoices):
@@ -140,8 +128,8 @@ class Match(models.TextChoices):
 
 
 def _word_sides(
-    joint: EmbeddingSpace, meaning_space: EmbeddingSpace | None, query: queries.WordQuery
-) -> list[selectors.Side]:
+    joint: EmbeddingSpace, meaning_space: EmbeddingSpace | None, query: query_vectors.WordQuery
+) -> list[ranking.Side]:
     """The vector side of a word search: the word-space vector in the joint space, blended with
     the meaning-space vector when some words name WordNet synsets ("sheep" finds a ram, which
     GloVe places nowhere near it)."""
@@ -149,10 +137,10 @@ def _word_sides(
     sides = []
     if query.vector is not None:
         share = 1 - settings.WORD_MEANING_WEIGHT if meaning_space is not None else 1.0
-        sides.append(selectors.Side(joint, query.vector, share))
+        sides.append(ranking.Side(joint, query.vector, share))
     if meaning_space is not None:
         share = settings.WORD_MEANING_WEIGHT if query.vector is not None else 1.0
-        sides.append(selectors.Side(meaning_space, query.meaning, share))
+        sides.append(ranking.Side(meaning_space, query.meaning, share))
     return sides
 
 
@@ -162,14 +150,14 @@ def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID) -> 
     categories, descriptions, tags), or both."""
     active = _active_spaces(Kind.JOINT)
     joint = active[Kind.JOINT]
-    query = queries.word_query(text, joint.word_space)
+    query = query_vectors.word_query(text, joint.word_space)
     sides = _word_sides(joint, active.get(Kind.MEANING), query) if match != Match.TEXT else []
-    lexical = queries.text_query(query.terms) if match != Match.SEMANTIC else None
+    lexical = ranking.text_query(query.terms) if match != Match.SEMANTIC else None
     filter_args = {"category_id": filters.category_id, "min_score": filters.min_score}
     if match == Match.SEMANTIC:
-        hits = selectors.images_by_vectors(sides, k=filters.k, **filter_args)
+        hits = ranking.images_by_vectors(sides, k=filters.k, **filter_args)
     else:
-        hits = selectors.images_for_text_and_vector(sides, lexical, k=filters.k, **filter_args)
+        hits = ranking.images_for_text_and_vector(sides, lexical, k=filters.k, **filter_args)
     selectors.explain_hits(hits, joint.word_space, query.vector)
     return ImageResults(
         hits=hits,
@@ -187,7 +175,7 @@ class WordResults:
 def similar_words(text: str, *, k: int = 10) -> WordResults:
     """Nearest words to a word (or a weighted word combination), with cosine scores."""
     word_space = _active_spaces(Kind.WORD)[Kind.WORD]
-    query = queries.word_query(text, word_space)
+    query = query_vectors.word_query(text, word_space)
     if query.vector is None:
         return WordResults(words=[], unknown_words=query.unknown_words)
     k = max(1, min(k, settings.SEARCH_MAX_K))

@@ -14,9 +14,10 @@ from catalog.selectors import images_visible_to
 from ml.imagenet import matching_classes
 from search import modes, selectors
 from search.forms import FocusForm, PhotoSearchForm, SimilarWordsForm, WordSearchForm, class_option
-from search.models import EmbeddingSpace
-from search.queries import QueryError
+from search.parsing import QueryError
 from search.throttles import FocusSearchThrottle, PhotoSearchThrottle, SearchThrottle, throttle_page
+from spaces import selectors as spaces_selectors
+from spaces.models import EmbeddingSpace
 
 RESULTS_PARTIAL = "search/_results.html"
 
@@ -124,7 +125,7 @@ def class_options(request: HttpRequest) -> HttpResponse:
 @require_GET
 def suggest(request: HttpRequest) -> HttpResponse:
     """As-you-type suggestions for the search box: <option> elements for its <datalist>."""
-    word_space = selectors.active_space(EmbeddingSpace.Kind.WORD)
+    word_space = spaces_selectors.active_space(EmbeddingSpace.Kind.WORD)
     options = selectors.suggestions(word_space, request.GET.get("q", "")[:100])
     return render(request, "search/_options.html", {"options": options})
 

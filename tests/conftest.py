@@ -102,7 +102,7 @@ def django_db_setup(
 @pytest.fixture(scope="session")
 def word_space(django_db_setup, django_db_blocker):
     """The default GloVe space, committed once per test database (kept by --reuse-db)."""
-    from search.services import ensure_default_word_space
+    from spaces.services import ensure_default_word_space
 
     with django_db_blocker.unblock():
         yield ensure_default_word_space()
@@ -219,7 +219,7 @@ def add_processed_images(items: list[tuple[bytes, str, str, str]]) -> list:
     """Create catalogue items from (bytes, filename, title, category) and process them in this
     process with the worker's own code (the worker process itself is tested elsewhere)."""
     from catalog import services
-    from search import indexing
+    from ingest import pipeline
 
     images = [
         services.create_image(
@@ -232,7 +232,7 @@ def add_processed_images(items: list[tuple[bytes, str, str, str]]) -> list:
     ]
     ids = [image.pk for image in images]
     for start in range(0, len(ids), 32):
-        indexing.process_images(ids[start : start + 32], run="test")
+        pipeline.process_images(ids[start : start + 32], run="test")
     for image in images:
         image.refresh_from_db()
     return images
@@ -286,16 +286,16 @@ def mark_unlabelled(name: str = "other") -> None:
 def remove_trained_spaces() -> None:
     """Delete the spaces that tests trained (with their index and files); the zero-shot space
     of each becomes active again where a trained one was."""
-    from search import services
-    from search.models import EmbeddingSpace, JointModel
+    from spaces import services as spaces_services
+    from spaces.models import EmbeddingSpace, JointModel
 
     for model in JointModel.objects.select_related("space__word_space", "image_space"):
         if model.space.state == EmbeddingSpace.State.ACTIVE:
             conse = EmbeddingSpace.objects.get(
                 name=EmbeddingSpace.conse_name(model.image_space.name, model.space.word_space)
             )
-            services.activate_space(conse)
+            spaces_services.activate_space(conse)
             model.space.refresh_from_db()
         JointModel.objects.filter(pk=model.pk).update(state=JointModel.State.FAILED)
         model.state = JointModel.State.FAILED
-        services.delete_space(model.space)
+        spaces_services.delete_space(model.space)

@@ -27,8 +27,8 @@ from skimage import data
 
 from catalog import services
 from catalog.models import Category, Image
+from ingest import pipeline, tasks
 from ml.images import InvalidImage, open_image, thumbnail_jpeg
-from search import indexing, tasks
 from tests.conftest import BASE_DIR, png_bytes
 
 UPLOAD_URL = "admin:catalog_image_upload"
@@ -160,7 +160,7 @@ def test_corrupted_original_fails_its_item_only(word_space, media) -> None:
     bad = services.create_image(data=coffee, filename="coffee.png", category=category)
     Path(bad.original.path).write_bytes(coffee[: len(coffee) // 2])  # damaged on disk after upload
 
-    indexing.process_images([bad.pk, good.pk], run="test")
+    pipeline.process_images([bad.pk, good.pk], run="test")
 
     bad.refresh_from_db()
     good.refresh_from_db()
@@ -180,7 +180,7 @@ def test_task_fails_items_at_once_on_a_non_transient_error(monkeypatch, media) -
         calls.append(image_ids)
         raise ValueError("the model exploded")
 
-    monkeypatch.setattr(indexing, "process_images", broken)
+    monkeypatch.setattr(pipeline, "process_images", broken)
 
     result = tasks.process_images.apply(args=[[image.pk]])
 
@@ -200,7 +200,7 @@ def test_task_does_not_fail_ready_items(monkeypatch, media) -> None:
     def broken(image_ids, **kwargs):
         raise OperationalError("server closed the connection")
 
-    monkeypatch.setattr(indexing, "process_images", broken)
+    monkeypatch.setattr(pipeline, "process_images", broken)
     monkeypatch.setattr(tasks.process_images, "max_retries", 0)
 
     assert tasks.process_images.apply(args=[[image.pk]]).state == "FAILURE"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -42,7 +44,7 @@ def test_training_lowers_the_loss_and_learns_the_labels(loss: str) -> None:
         label_vectors[y],
         y,
         label_vectors,
-        HeadConfig(**{**SMALL.as_dict(), "loss": loss}),
+        dataclasses.replace(SMALL, loss=loss),
         validation=validation,
     )
     losses = [record["train_loss"] for record in head.history]

@@ -18,13 +18,16 @@ from skimage import data
 
 from catalog import services
 from catalog.models import Category, Image
+from ingest import pipeline, tasks
 from ml.meaning import MASS_DIMS
 from ml.torch_encoders import VGG16Encoder
 from ml.words import STOP_WORDS, is_tag_word
-from search import indexing, selectors, tasks, vectors
-from search.encoders import current_encoder
-from search.models import EmbeddingSpace, ImageEmbedding, Word
-from search.services import ensure_image_spaces, register_space
+from search import ranking, selectors
+from spaces import selectors as spaces_selectors
+from spaces import vector_sql
+from spaces.encoders import current_encoder
+from spaces.models import EmbeddingSpace, ImageEmbedding, Word
+from spaces.services import ensure_image_spaces, register_space
 from tests.conftest import png_bytes
 
 Kind = EmbeddingSpace.Kind
@@ -40,7 +43,7 @@ def processed(word_space, media) -> dict[str, Image]:
         name: services.create_image(data=png_bytes(getattr(data, name)()), filename=f"{name}.png", category=category)
         for name in ("chelsea", "coffee")
     }
-    indexing.process_images([image.pk for image in images.values()], run="test")
+    pipeline.process_images([image.pk for image in images.values()], run="test")
     for image in images.values():
         image.refresh_from_db()
     return images
@@ -50,7 +53,7 @@ def embedding_rows(images) -> list[tuple[int, int, int, int]]:
     """(image, space, row id, dims) of every stored vector of these items."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT image_id, space_id, id, vector_dims(embedding) FROM search_imageembedding "
+            "SELECT image_id, space_id, id, vector_dims(embedding) FROM spaces_imageembedding "
             "WHERE image_id = ANY(%s) ORDER BY image_id, space_id",
             [[image.pk for image in images]],
         )
@@ -91,7 +94,7 @@ def test_one_vector_per_active_space_and_reprocessing_replaces_them(processed) -
         space.pk: space
         for space in EmbeddingSpace.objects.filter(kind__in=[Kind.IMAGE, Kind.MEANING, Kind.JOINT], state=State.ACTIVE)
     }
-    assert {space.pk for space in spaces.all()} <= set(active)
+    assert {space.pk for space in (spaces.image, spaces.meaning, spaces.joint)} <= set(active)
     assert (spaces.image.dims, spaces.meaning.dims, spaces.joint.dims) == (
         1280,
         MASS_DIMS,
@@ -104,7 +107,7 @@ def test_one_vector_per_active_space_and_reprocessing_replaces_them(processed) -
     )
     assert all(dims == active[space].dims for _, space, _, dims in before)
 
-    indexing.process_images([image.pk for image in images], run="test", include_ready=True)
+    pipeline.process_images([image.pk for image in images], run="test", include_ready=True)
 
     after = embedding_rows(images)
     assert [(image, space, dims) for image, space, _, dims in after] == [
@@ -132,16 +135,16 @@ def bulk_space(name: str, dims: int, rows: int, value_sql: str = "random()") -> 
             [category.pk, name, rows],
         )
         cursor.execute(
-            "INSERT INTO search_imageembedding (image_id, space_id, embedding)"
+            "INSERT INTO spaces_imageembedding (image_id, space_id, embedding)"
             f" SELECT i.id, %s, (SELECT array_agg({value_sql}) FROM generate_series(1, %s) WHERE i.id > 0)::vector"
             " FROM catalog_image i WHERE i.category_id = %s",
             [space.pk, dims, category.pk],
         )
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # PostgreSQL won't index with pending FK checks
         cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
-        for statement in vectors.index_sql(space):
+        for statement in vector_sql.index_sql(space):
             cursor.execute(statement)
-        cursor.execute("ANALYZE search_imageembedding")
+        cursor.execute("ANALYZE spaces_imageembedding")
         cursor.execute("ANALYZE catalog_image")
     return space, category
 
@@ -154,7 +157,7 @@ def stored_vectors(space: EmbeddingSpace) -> tuple[list[int], np.ndarray]:
 def production_plan(space: EmbeddingSpace, query: np.ndarray, *, index_only: bool = False, **filters) -> str:
     """EXPLAIN of the very query `nearest_images` runs, with the connection's settings. With
     `index_only`, whether the space's index can serve it at all (small tables rightly sort)."""
-    sql, params = selectors.nearest_images_sql(space, query, k=10, **filters)
+    sql, params = ranking.nearest_images_sql(space, query, k=10, **filters)
     with transaction.atomic(), connection.cursor() as cursor:
         if index_only:
             cursor.execute("SET LOCAL enable_seqscan = off")
@@ -176,19 +179,19 @@ def test_nearest_images_uses_the_space_index() -> None:
     for filters in ({}, {"category_id": category.pk}, {"exclude_id": 1, "min_score": 0.5}):
         plan = production_plan(space, query, **filters)
         assert f"Index Scan using {space.index_name}" in plan, (filters, plan)
-    hits = selectors.nearest_images(space, query, k=10, category_id=category.pk)
+    hits = ranking.images_by_vectors([ranking.Side(space, query, 1.0)], k=10, category_id=category.pk)
     assert hits[0].image.pk == ids[123] and len(hits) == 10
 
 
 @pytest.mark.django_db
 def test_halfvec_space_between_2000_and_4000_dims() -> None:
     space, _ = bulk_space("halfvec-test-3000", 3000, 1500)
-    assert vectors.typed(space) == "(embedding::halfvec(3000))"
+    assert vector_sql.typed(space) == "(embedding::halfvec(3000))"
     ids, matrix = stored_vectors(space)
     query = matrix[7]
 
     assert f"Index Scan using {space.index_name}" in production_plan(space, query, index_only=True)
-    hits = selectors.nearest_images(space, query, k=10)
+    hits = ranking.images_by_vectors([ranking.Side(space, query, 1.0)], k=10)
     assert hits[0].image.pk == ids[7] and hits[0].score == pytest.approx(1.0, abs=1e-3)
     scores = exact_cosine(matrix, query)
     for hit in hits:  # halfvec rounds to 16 bits
@@ -200,13 +203,13 @@ def test_binary_quantised_space_over_4000_dims_reranks_exactly() -> None:
     """VGG16-sized, sparse non-negative vectors like fc7 after ReLU: Hamming candidates from the
     bit index, then the exact cosine re-rank in the same query."""
     space, _ = bulk_space("binary-test-4096", 4096, 1500, value_sql="greatest(random() - 0.6, 0)")
-    assert vectors.uses_binary_index(space)
+    assert vector_sql.uses_binary_index(space)
     ids, matrix = stored_vectors(space)
     query = matrix[11]
 
     plan = production_plan(space, query, index_only=True)
     assert f"Index Scan using {space.index_name}" in plan, plan
-    hits = selectors.nearest_images(space, query, k=10)
+    hits = ranking.images_by_vectors([ranking.Side(space, query, 1.0)], k=10)
     assert hits[0].image.pk == ids[11] and hits[0].score == pytest.approx(1.0, abs=1e-5)
     scores = exact_cosine(matrix, query)
     returned = [scores[ids.index(hit.image.pk)] for hit in hits]
@@ -219,7 +222,7 @@ def test_binary_quantised_space_over_4000_dims_reranks_exactly() -> None:
 
 @pytest.mark.django_db
 def test_nearest_words_in_the_word_space(word_space) -> None:
-    said = selectors.word_vectors(word_space.pk, ["said", "qwzxkjvbnm"])
+    said = spaces_selectors.word_vectors(word_space, ["said", "qwzxkjvbnm"])
     assert set(said) == {"said"} and said["said"].shape == (word_space.dims,)
 
     everything = [word for word, _ in selectors.nearest_words(word_space, said["said"], k=10)]
@@ -260,11 +263,11 @@ def test_import_word_vectors_creates_an_indexed_inactive_space(word_space, tmp_p
 
     space = EmbeddingSpace.objects.get(name="tiny-test")
     assert (space.kind, space.dims, space.state) == (Kind.WORD, 4, State.RETIRED)
-    assert selectors.active_space(Kind.WORD) == word_space
+    assert spaces_selectors.active_space(Kind.WORD) == word_space
     words = dict(Word.objects.filter(space=space).values_list("word", "is_tag"))
     assert words == {"apple": True, "pear": True, "the": False, "ocean": True, "sea": True}  # first "apple" kept
     indexes = space_indexes(space)
-    assert set(indexes) == {space.index_name, f"{space.index_name}_tags"}
+    assert set(indexes) == {space.index_name}  # one per space: tag-only searches filter it
     assert all("USING hnsw" in definition and "vector(4)" in definition for definition in indexes.values())
     assert "5 words" in out.getvalue()
 
@@ -275,13 +278,29 @@ def test_import_word_vectors_creates_an_indexed_inactive_space(word_space, tmp_p
 
 
 @pytest.mark.django_db
+def test_word_vector_caches_follow_a_reimport(word_space, tmp_path: Path) -> None:
+    """A long-running process caches word vectors; importing the file again must not leave it
+    serving the old ones (the cache is keyed by the space's version)."""
+    path = tmp_path / "tiny.4d.txt"
+    path.write_text(TINY_GLOVE)
+    call_command("import_word_vectors", str(path), "--name", "tiny-cache", stdout=io.StringIO())
+    space = EmbeddingSpace.objects.get(name="tiny-cache")
+    np.testing.assert_allclose(spaces_selectors.word_vectors(space, ["ocean"])["ocean"], [0, 0, 1, 0])
+
+    path.write_text(TINY_GLOVE.replace("ocean 0 0 1 0", "ocean 0 1 0 0"))
+    call_command("import_word_vectors", str(path), "--name", "tiny-cache", stdout=io.StringIO())
+    space = EmbeddingSpace.objects.get(name="tiny-cache")
+    np.testing.assert_allclose(spaces_selectors.word_vectors(space, ["ocean"])["ocean"], [0, 1, 0, 0])
+
+
+@pytest.mark.django_db
 def test_import_word_vectors_activate(word_space, tmp_path: Path) -> None:
     path = tmp_path / "tiny.txt"
     path.write_text(TINY_GLOVE)
 
     call_command("import_word_vectors", str(path), "--name", "tiny-active", "--activate", stdout=io.StringIO())
 
-    assert selectors.active_space(Kind.WORD).name == "tiny-active"
+    assert spaces_selectors.active_space(Kind.WORD).name == "tiny-active"
     word_space.refresh_from_db()
     assert word_space.state == State.RETIRED
 
@@ -315,7 +334,7 @@ def test_vgg16_sized_space_gets_a_binary_index(media) -> None:
     assert features.shape == (3, 4096)
 
     space = register_space(name="vgg16-random-test", kind=Kind.IMAGE, model="vgg16 (random init)", dims=4096)
-    assert vectors.uses_binary_index(space)
+    assert vector_sql.uses_binary_index(space)
     category = Category.objects.create(name="Wide", slug="wide")
     images = Image.objects.bulk_create(
         Image(title=f"wide {n}", category=category, original=f"originals/wide-{n}.png", sha256=f"{n:064x}")
@@ -375,7 +394,7 @@ def test_task_retries_database_errors_then_fails_the_items(monkeypatch, media) -
         calls.append(image_ids)
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(indexing, "process_images", flaky)
+    monkeypatch.setattr(pipeline, "process_images", flaky)
     monkeypatch.setattr(tasks.process_images, "max_retries", 2)
 
     result = tasks.process_images.apply(args=[[image.pk]])  # eager: retries run at once, in order
@@ -391,7 +410,7 @@ def test_task_retries_database_errors_then_fails_the_items(monkeypatch, media) -
 def test_task_recovers_when_a_retry_succeeds(monkeypatch, word_space, media) -> None:
     category = services.get_or_create_category("Retries")
     image = services.create_image(data=png_bytes(data.coffee()), filename="c.png", category=category)
-    real = indexing.process_images
+    real = pipeline.process_images
     calls = []
 
     def fails_once(image_ids, **kwargs):
@@ -400,7 +419,7 @@ def test_task_recovers_when_a_retry_succeeds(monkeypatch, word_space, media) -> 
             raise OperationalError("the database restarted")
         return real(image_ids, **kwargs)
 
-    monkeypatch.setattr(indexing, "process_images", fails_once)
+    monkeypatch.setattr(pipeline, "process_images", fails_once)
 
     result = tasks.process_images.apply(args=[[image.pk]])
 

@@ -35,9 +35,9 @@ from skimage import data
 
 from catalog import services
 from catalog.models import Category, Image
-from search import indexing, operations, tasks
-from search.models import EmbeddingSpace
-from search.services import activate_space
+from ingest import operations, pipeline, tasks
+from spaces.models import EmbeddingSpace
+from spaces.services import activate_space
 from tests.conftest import BASE_DIR, png_bytes, running_worker, subprocess_environment
 
 QUEUE = "faults-test"  # a queue of its own: the session's worker must not take these tasks
@@ -95,20 +95,20 @@ def test_two_runs_of_the_same_items_at_once_process_each_item_once(committed_db,
     category = services.get_or_create_category("Race")
     ids = [services.create_image(data=random_png(seed), filename="r.png", category=category).pk for seed in (2, 3)]
     embedded: list[int] = []
-    real = indexing.index_images
+    real = pipeline.embed_and_store
 
     def slow_index(image_ids, pictures):
         embedded.extend(image_ids)
         time.sleep(0.5)  # both runs are inside processing at the same time
         return real(image_ids, pictures)
 
-    monkeypatch.setattr(indexing, "index_images", slow_index)
+    monkeypatch.setattr(pipeline, "embed_and_store", slow_index)
     start = threading.Barrier(2)
 
     def run(name: str) -> None:
         start.wait()
         try:
-            indexing.process_images(ids, run=name)
+            pipeline.process_images(ids, run=name)
         finally:
             connections.close_all()
 
@@ -174,7 +174,7 @@ def test_uploads_while_the_broker_is_down_are_kept_and_the_reconciler_queues_the
         for image in images:
             wait_until_settled(image, timeout=180)
             assert image.status == Image.Status.READY, image.error
-    assert "search.tasks.reconcile" in (BASE_DIR / ".local" / "beat-worker.log").read_text()
+    assert "ingest.tasks.reconcile" in (BASE_DIR / ".local" / "beat-worker.log").read_text()
     assert operations.last_reconcile() is not None
 
 
@@ -215,13 +215,14 @@ def terminate_other_backends() -> int:
 
 @contextmanager
 def gunicorn() -> Iterator[str]:
-    """The website in a real gunicorn (one process, one thread: one persistent connection)."""
+    """The website in a real gunicorn (one process, one thread) with a pool of connections, as
+    config/gunicorn.py gives every web process: its connections stay open between requests."""
     port = free_port()
     log = open(BASE_DIR / ".local" / "test-gunicorn.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "1"],
         cwd=BASE_DIR,
-        env=subprocess_environment(),
+        env={**subprocess_environment(), "DB_POOL_MAX_SIZE": "1", "DB_POOL_MIN_SIZE": "1"},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -338,7 +339,7 @@ def test_a_batch_over_the_soft_time_limit_is_split_and_a_single_item_fails(
     def too_slow(image_ids, **kwargs):
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr(indexing, "process_images", too_slow)
+    monkeypatch.setattr(pipeline, "process_images", too_slow)
     queued: list[tuple] = []
     monkeypatch.setattr(tasks, "_publish", lambda *args: queued.append(args))
     with django_capture_on_commit_callbacks(execute=True):
@@ -432,12 +433,12 @@ def test_the_old_thumbnail_is_deleted_only_after_the_new_row_is_committed(
 ) -> None:
     category = Category.objects.create(name="Thumbs", slug="thumbs")
     image = services.create_image(data=png_bytes(data.coffee()), filename="c.png", category=category)
-    indexing.process_images([image.pk], run="first")
+    pipeline.process_images([image.pk], run="first")
     image.refresh_from_db()
     old = image.thumbnail.name
 
     with django_capture_on_commit_callbacks() as on_commit:
-        indexing.process_images([image.pk], run="again", include_ready=True)
+        pipeline.process_images([image.pk], run="again", include_ready=True)
     image.refresh_from_db()
     assert image.thumbnail.name != old
     assert default_storage.exists(old)  # until the transaction commits: a rollback keeps a valid file

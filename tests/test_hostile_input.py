@@ -23,9 +23,9 @@ from rest_framework.test import APIClient
 
 from catalog import services
 from catalog.models import Category, Image
+from ingest import pipeline
 from ml.images import InvalidImage, decode_image
-from search import indexing
-from search.queries import MAX_TERMS, QueryError, parse_word_query
+from search.parsing import MAX_TERMS, QueryError, parse_word_query
 
 
 def saved(picture: PILImage.Image, fmt: str, **options) -> bytes:
@@ -220,7 +220,7 @@ def test_accepted_odd_images_are_processed(word_space, media) -> None:
     images = [
         services.create_image(data=make(), filename=name, category=category) for name, (make, _, _) in GOOD.items()
     ]
-    indexing.process_images([image.pk for image in images], run="test")
+    pipeline.process_images([image.pk for image in images], run="test")
     for image in images:
         image.refresh_from_db()
         assert image.status == Image.Status.READY, (image.title, image.error)

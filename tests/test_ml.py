@@ -32,7 +32,7 @@ def coffee() -> Image.Image:
 
 def top3_names(encoder: EfficientNetLite0Encoder, image: Image.Image) -> set[str]:
     logits = encoder.encode([image]).logits[0]
-    return {CLASS_NAMES[index] for index, _ in top_classes(logits, k=3)}
+    return {CLASS_NAMES[index] for index, _ in top_classes(softmax(logits), k=3)}
 
 
 # --- imagenet ---------------------------------------------------------------------------
@@ -136,8 +136,8 @@ def test_onnx_runtime_matches_torch_on_real_photos(
     photos = [chelsea, coffee, Image.fromarray(data.astronaut()), Image.fromarray(data.rocket())]
     eager, exported = lite0.encode(photos), lite0_onnx.encode(photos)
     for row in range(len(photos)):
-        top5 = [index for index, _ in top_classes(eager.logits[row], k=5)]
-        assert [index for index, _ in top_classes(exported.logits[row], k=5)] == top5
+        top5 = [index for index, _ in top_classes(softmax(eager.logits[row]), k=5)]
+        assert [index for index, _ in top_classes(softmax(exported.logits[row]), k=5)] == top5
     np.testing.assert_allclose(exported.features, eager.features, atol=1e-4)
     np.testing.assert_allclose(exported.logits, eager.logits, atol=1e-3)
     np.testing.assert_array_equal(lite0_onnx.classifier_weights(), lite0.classifier_weights())
@@ -208,7 +208,7 @@ def test_is_tag_word() -> None:
 def test_softmax_and_top_classes_are_stable() -> None:
     probabilities = softmax(np.array([[1000.0, 1000.0, -1000.0]]))
     np.testing.assert_allclose(probabilities, [[0.5, 0.5, 0.0]], atol=1e-6)
-    assert top_classes(np.array([0.0, 5.0, 1.0]), k=2)[0][0] == 1
+    assert top_classes(softmax(np.array([0.0, 5.0, 1.0])), k=2)[0][0] == 1
 
 
 def test_conse_weights_top_classes_and_normalises() -> None:
@@ -218,17 +218,17 @@ def test_conse_weights_top_classes_and_normalises() -> None:
     # Class 2 is the most likely but has no vector, so it must be skipped, not counted.
     logits = np.full((2, 1000), -50.0, dtype=np.float32)
     logits[0, [0, 1, 2]] = [np.log(3.0), 0.0, 10.0]
-    vectors = conse_vectors(logits, class_vectors, top_t=2)
+    vectors = conse_vectors(softmax(logits), class_vectors, top_t=2)
     expected = np.array([3.0, 1.0, 0.0]) / np.sqrt(10.0)
     np.testing.assert_allclose(vectors[0], expected, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), [1.0, 1.0], atol=1e-5)
-    assert not conse_vectors(logits, np.zeros_like(class_vectors)).any()
+    assert not conse_vectors(softmax(logits), np.zeros_like(class_vectors)).any()
 
 
 def test_conse_describes_a_cat_photo(lite0: EfficientNetLite0Encoder, chelsea: Image.Image) -> None:
     vocabulary = load_glove_6b_50d(limit=20_000)
     class_vectors = class_word_matrix(vocabulary.lookup, vocabulary.dims)
     assert class_vectors.shape == (1000, 50)
-    vector = conse_vectors(lite0.encode([chelsea]).logits, class_vectors)[0]
+    vector = conse_vectors(softmax(lite0.encode([chelsea]).logits), class_vectors)[0]
     exclude = [word for word in vocabulary.words if not is_tag_word(word)]
     assert "cat" in nearest(vocabulary, vector, 10, exclude=exclude)

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from catalog import services
 from catalog.models import Category, Image
-from search import operations, tasks
+from ingest import operations, tasks
 from tests.conftest import png_bytes
 
 URL = "admin:catalog_image_operations"

@@ -16,7 +16,7 @@ import config.urls, config.celery  # the URLconf pulls in every view, API endpoi
 from django.contrib import admin
 admin.autodiscover()
 from django.urls import resolve
-from search import tasks, indexing  # what the Celery parent imports to know its tasks
+from ingest import pipeline, tasks  # what the Celery parent imports to know its tasks
 heavy = sorted(name for name in ("torch", "torchvision", "onnxruntime") if name in sys.modules)
 print(",".join(heavy) or "none")
 """

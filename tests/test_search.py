@@ -16,9 +16,10 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 from rest_framework.test import APIClient
 
-from ml.measure_hierarchy import PASCAL_WORDS, relevant_classes
-from search import queries, selectors
-from search.models import EmbeddingSpace
+from bench.measure_hierarchy import PASCAL_WORDS, relevant_classes
+from search import ranking
+from spaces import selectors as spaces_selectors
+from spaces.models import EmbeddingSpace
 from tests.conftest import DEMO_LOADERS, DEV_DATASET, add_processed_images, clear_catalogue, jpeg, png_bytes
 
 
@@ -152,11 +153,11 @@ def test_more_like_this_by_meaning_finds_the_same_kind_of_thing(api, catalogue) 
     print("precision@10 within Pascal categories:", precision)
     assert precision["blend"] >= 0.80 and precision["meaning"] >= 0.80, precision
     assert precision["visual"] < 0.65, precision  # looks alike is not the same kind of thing
-    image_space = selectors.active_space(EmbeddingSpace.Kind.IMAGE)
+    image_space = spaces_selectors.active_space(EmbeddingSpace.Kind.IMAGE)
     for item in catalogue["images"][::60]:
         response = api.get(f"/api/search/similar/{item.pk}/", {"similarity": "visual"})
-        features = queries.stored_vectors(item.pk, [image_space])[image_space.pk]
-        plain = selectors.nearest_images(image_space, features, k=24, exclude_id=item.pk)
+        features = spaces_selectors.stored_vectors(item.pk, [image_space])[image_space.pk]
+        plain = ranking.images_by_vectors([ranking.Side(image_space, features, 1.0)], k=24, exclude_id=item.pk)
         assert [hit["id"] for hit in response.json()["results"]] == [hit.image.pk for hit in plain]
 
 

@@ -37,17 +37,17 @@ def db_access(catalogue, django_db_blocker) -> Iterator[None]:
 
 
 def train(**options):
-    from search import training
+    from learning import training
 
     model = training.start_training(training.TrainingOptions(**{**OPTIONS, **options}))
     return model, training
 
 
 def test_training_registers_a_building_space_and_fills_every_ready_item(db_access, catalogue) -> None:
-    from search import selectors
-    from search.models import EmbeddingSpace, ImageEmbedding, JointModel
+    from spaces import selectors as spaces_selectors
+    from spaces.models import EmbeddingSpace, ImageEmbedding, JointModel
 
-    active = selectors.active_space(EmbeddingSpace.Kind.JOINT)
+    active = spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT)
     model, training = train()
     assert model.space.state == EmbeddingSpace.State.BUILDING and model.state == JointModel.State.TRAINING
     assert model.space.kind == EmbeddingSpace.Kind.JOINT and model.space.word_space == active.word_space
@@ -58,7 +58,7 @@ def test_training_registers_a_building_space_and_fills_every_ready_item(db_acces
     assert model.state == JointModel.State.READY and model.progress == 100
     # Filled, not serving: the active space is unchanged until a switch.
     assert model.space.state == EmbeddingSpace.State.RETIRED
-    assert selectors.active_space(EmbeddingSpace.Kind.JOINT) == active
+    assert spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT) == active
     assert ImageEmbedding.objects.filter(space=model.space).count() == len(catalogue)
     # Trained on 3/4 of each labelled category (the rest is for evaluate), never on "other".
     assert {entry["name"] for entry in model.labels} == {"dog", "bird", "boat", "car"}
@@ -77,8 +77,8 @@ def test_training_registers_a_building_space_and_fills_every_ready_item(db_acces
 
 def test_new_uploads_get_vectors_in_the_trained_space(db_access, catalogue) -> None:
     from ml.devise import joint_vectors
-    from search import queries, selectors
-    from search.models import EmbeddingSpace
+    from spaces import selectors as spaces_selectors
+    from spaces.models import EmbeddingSpace
 
     model, training = train()
     training.run_training(model, report=False)
@@ -87,10 +87,10 @@ def test_new_uploads_get_vectors_in_the_trained_space(db_access, catalogue) -> N
         conse = EmbeddingSpace.objects.get(
             name=EmbeddingSpace.conse_name(model.image_space.name, model.space.word_space)
         )
-        stored = queries.stored_vectors(image.pk, [model.image_space, conse, model.space])
+        stored = spaces_selectors.stored_vectors(image.pk, [model.image_space, conse, model.space])
         features, zero_shot = stored[model.image_space.pk], stored[conse.pk]
         assert model.blend == 0.5  # the default: half the head's vector, half the zero-shot one
-        weights = selectors.head_weights(model)
+        weights = spaces_selectors.head_weights(model)
         expected = joint_vectors(features[None], weights, conse=zero_shot[None], blend=model.blend)[0]
         np.testing.assert_allclose(stored[model.space.pk], expected, atol=1e-5)
     finally:
@@ -98,33 +98,35 @@ def test_new_uploads_get_vectors_in_the_trained_space(db_access, catalogue) -> N
 
 
 def test_switch_roll_back_and_delete_with_its_index(db_access, catalogue) -> None:
-    from search import selectors, services
-    from search.models import EmbeddingSpace, ImageEmbedding
+    from learning import services as learning_services
+    from spaces import selectors as spaces_selectors
+    from spaces import services as spaces_services
+    from spaces.models import EmbeddingSpace, ImageEmbedding
 
-    zero_shot = selectors.active_space(EmbeddingSpace.Kind.JOINT)
+    zero_shot = spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT)
     model, training = train()
-    with pytest.raises(services.SpaceRefused, match="still filling"):
-        services.switch_to(model.space)
+    with pytest.raises(spaces_services.SpaceRefused, match="still filling"):
+        learning_services.switch_to(model.space)
     training.run_training(model, report=False)
     model.space.refresh_from_db()
 
-    services.switch_to(model.space)
-    assert selectors.active_space(EmbeddingSpace.Kind.JOINT) == model.space
+    learning_services.switch_to(model.space)
+    assert spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT) == model.space
     zero_shot.refresh_from_db()
     assert zero_shot.state == EmbeddingSpace.State.RETIRED
-    with pytest.raises(services.SpaceRefused, match="is active"):
-        services.delete_space(model.space)
+    with pytest.raises(spaces_services.SpaceRefused, match="is active"):
+        spaces_services.delete_space(model.space)
 
-    assert services.roll_back(EmbeddingSpace.Kind.JOINT) == zero_shot
-    assert selectors.active_space(EmbeddingSpace.Kind.JOINT) == zero_shot
+    assert spaces_services.roll_back(EmbeddingSpace.Kind.JOINT) == zero_shot
+    assert spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT) == zero_shot
     # Rolling back again returns to the trained space: the two most recent ones alternate.
-    assert services.roll_back(EmbeddingSpace.Kind.JOINT) == model.space
-    services.roll_back(EmbeddingSpace.Kind.JOINT)
+    assert spaces_services.roll_back(EmbeddingSpace.Kind.JOINT) == model.space
+    spaces_services.roll_back(EmbeddingSpace.Kind.JOINT)
 
     model.space.refresh_from_db()
     index, weights = model.space.index_name, model.weights.name
     assert index_exists(index)
-    assert services.delete_space(model.space) == len(catalogue)
+    assert spaces_services.delete_space(model.space) == len(catalogue)
     assert not index_exists(index)
     assert not EmbeddingSpace.objects.filter(pk=model.space.pk).exists()
     assert not ImageEmbedding.objects.filter(space_id=model.space.pk).exists()
@@ -139,11 +141,14 @@ def index_exists(name: str) -> bool:
 
 def test_activation_can_require_beating_the_active_space(db_access, catalogue, settings) -> None:
     """With the check on, of two spaces only the better one (by evaluate) can replace the other."""
-    from search import evaluation, selectors, services
-    from search.models import EmbeddingSpace
+    from learning import evaluation
+    from learning import services as learning_services
+    from spaces import selectors as spaces_selectors
+    from spaces import services as spaces_services
+    from spaces.models import EmbeddingSpace
 
     settings.JOINT_ACTIVATION_REQUIRES_IMPROVEMENT = True
-    zero_shot = selectors.active_space(EmbeddingSpace.Kind.JOINT)
+    zero_shot = spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT)
     model, training = train(max_epochs=2, hidden=8)
     training.run_training(model, report=False)
     model.space.refresh_from_db()
@@ -151,19 +156,21 @@ def test_activation_can_require_beating_the_active_space(db_access, catalogue, s
     refusals = []
     for candidate in (model.space, zero_shot):
         try:
-            services.switch_to(candidate)
-        except services.SpaceRefused as exc:
+            learning_services.switch_to(candidate)
+        except spaces_services.SpaceRefused as exc:
             assert "does not beat" in str(exc) and "R-precision" in str(exc)
             refusals.append(candidate)
     # The worse one was refused, whichever it is; the better one serves at the end.
-    assert selectors.active_space(EmbeddingSpace.Kind.JOINT) == (model.space if trained_better else zero_shot)
+    assert spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT) == (model.space if trained_better else zero_shot)
     assert len(refusals) == 1
-    services.activate_space(zero_shot)
+    spaces_services.activate_space(zero_shot)
 
 
 def test_searches_never_fail_or_come_back_empty_while_spaces_fill_and_switch(db_access, catalogue, monkeypatch) -> None:
-    from search import services, training
-    from search.models import EmbeddingSpace
+    from learning import services as learning_services
+    from learning import training
+    from spaces import services as spaces_services
+    from spaces.models import EmbeddingSpace
 
     monkeypatch.setattr(training, "FILL_BATCH_SIZE", 4)  # several batches, with searches in between
     failures: list[str] = []
@@ -189,8 +196,8 @@ def test_searches_never_fail_or_come_back_empty_while_spaces_fill_and_switch(db_
         training.run_training(model, report=False)
         model.space.refresh_from_db()
         for _ in range(3):
-            services.switch_to(model.space)
-            services.roll_back(EmbeddingSpace.Kind.JOINT)
+            learning_services.switch_to(model.space)
+            spaces_services.roll_back(EmbeddingSpace.Kind.JOINT)
     finally:
         done.set()
         searcher.join(timeout=60)

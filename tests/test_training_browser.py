@@ -30,15 +30,15 @@ def catalogue(django_db_setup, django_db_blocker, word_space) -> Iterator[list]:
 def test_train_from_the_admin_watch_progress_open_the_report_activate_and_roll_back(
     page: Page, site, catalogue, celery_worker
 ) -> None:
-    from search import selectors
-    from search.models import EmbeddingSpace, JointModel
+    from spaces import selectors as spaces_selectors
+    from spaces.models import EmbeddingSpace, JointModel
 
-    zero_shot = selectors.active_space(EmbeddingSpace.Kind.JOINT)
+    zero_shot = spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT)
     page.goto(f"{site.url}/admin/")
     page.get_by_label("Username").fill("trainer")
     page.get_by_label("Password").fill("correct horse battery")
     page.get_by_role("button", name="Log in").click()
-    page.goto(f"{site.url}/admin/search/embeddingspace/")
+    page.goto(f"{site.url}/admin/spaces/embeddingspace/")
 
     page.get_by_role("button", name="Train word model").click()
     expect(page.get_by_text("progress below")).to_be_visible()
@@ -61,8 +61,8 @@ def test_train_from_the_admin_watch_progress_open_the_report_activate_and_roll_b
     page.locator("select[name=action]").select_option("activate")
     page.get_by_role("button", name="Go").click()
     expect(page.get_by_text(f"{model.space.name} is now active.")).to_be_visible()
-    assert selectors.active_space(EmbeddingSpace.Kind.JOINT) == model.space
+    assert spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT) == model.space
 
     page.get_by_role("button", name="Roll back word search").click()
     expect(page.get_by_text(f"word search uses {zero_shot.name} again")).to_be_visible()
-    assert selectors.active_space(EmbeddingSpace.Kind.JOINT) == zero_shot
+    assert spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT) == zero_shot

@@ -28,21 +28,26 @@ def synthetic_300d_file(path: Path, words: int = 3000) -> Path:
 
 
 def test_vgg16_features_and_a_300d_word_file(committed_db, tmp_path: Path, monkeypatch) -> None:
-    from search import modes, selectors, services, training
-    from search.models import EmbeddingSpace
+    from ingest import pipeline
+    from learning import services as learning_services
+    from learning import training
+    from search import modes
+    from spaces import selectors as spaces_selectors
+    from spaces import services as spaces_services
+    from spaces.models import EmbeddingSpace
 
     Kind = EmbeddingSpace.Kind
-    before = {kind: selectors.active_space(kind) for kind in (Kind.IMAGE, Kind.WORD, Kind.JOINT)}
+    before = {kind: spaces_selectors.active_space(kind) for kind in (Kind.IMAGE, Kind.WORD, Kind.JOINT)}
     encoder = VGG16Encoder(random_init=True)
-    monkeypatch.setattr(services, "current_encoder", lambda: encoder)
+    monkeypatch.setattr(pipeline, "current_encoder", lambda: encoder)
     call_command("import_word_vectors", str(synthetic_300d_file(tmp_path / "words-300d.txt")), "--activate")
     words = EmbeddingSpace.objects.get(name="words-300d")
     try:
         add_processed_images(dev_photos({"dog": 4, "bird": 4, "boat": 4}))
         image_space = EmbeddingSpace.objects.get(name="vgg16")
         conse = EmbeddingSpace.objects.get(name=EmbeddingSpace.conse_name("vgg16", words))
-        services.activate_space(image_space)
-        services.activate_space(conse)
+        spaces_services.activate_space(image_space)
+        spaces_services.activate_space(conse)
         assert (image_space.dims, conse.dims) == (4096, 300)
 
         model = training.start_training(training.TrainingOptions(hidden=32, max_epochs=5, holdout=0.25))
@@ -51,15 +56,15 @@ def test_vgg16_features_and_a_300d_word_file(committed_db, tmp_path: Path, monke
         assert model.image_space == image_space and model.space.dims == 300 and model.space.word_space == words
         assert model.space.image_embeddings.count() == 12 and model.report
 
-        services.switch_to(model.space)
+        learning_services.switch_to(model.space)
         results = modes.images_for_words("dog", modes.Filters(k=5))
         assert len(results.hits) == 5 and not results.unknown_words
     finally:
         remove_trained_spaces()
         for space in before.values():
-            services.activate_space(space)
+            spaces_services.activate_space(space)
         clear_catalogue()
         for name in (EmbeddingSpace.conse_name("vgg16", words), "vgg16", "words-300d"):
             space = EmbeddingSpace.objects.filter(name=name).first()
             if space is not None:
-                services.delete_space(space)
+                spaces_services.delete_space(space)

@@ -11,7 +11,7 @@ from skimage import data
 
 from catalog import services
 from catalog.models import Image
-from search import tasks
+from ingest import tasks
 from tests.conftest import BASE_DIR, png_bytes, running_worker
 
 QUEUE = "redelivery-test"  # a queue of its own, so that the session's worker cannot take the task

@@ -1,0 +1,115 @@
+"""Reads of embedding spaces: which spaces serve, word vectors, trained heads, stored vectors.
+
+Word vectors and head weights are cached per process, keyed by the space's `version`, which
+every re-import of its vectors increments: a long-running web process never serves stale ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+
+import numpy as np
+from django.db import connection
+
+from ml.conse import class_word_matrix
+from ml.devise import load_weights
+from ml.embed import Vocabulary
+from ml.vectors import unit_rows
+from spaces.models import EmbeddingSpace, ImageEmbedding, JointModel
+
+
+def active_spaces() -> dict[str, EmbeddingSpace]:
+    """The active space of each kind, in one query (searches read two or three of them)."""
+    spaces = EmbeddingSpace.objects.select_related("word_space").filter(state=EmbeddingSpace.State.ACTIVE)
+    return {space.kind: space for space in spaces}
+
+
+def active_space(kind: str) -> EmbeddingSpace | None:
+    return active_spaces().get(kind)
+
+
+def _parse(text: str) -> np.ndarray:
+    return np.asarray(text.strip("[]").split(","), dtype=np.float32)
+
+
+# Word vectors read before, by (space id, version, word); None for a word the space lacks.
+# Searches look up the same few thousand words again and again. Bounded: cleared when full.
+_word_cache: dict[tuple[int, int, str], np.ndarray | None] = {}
+WORD_CACHE_SIZE = 50_000
+
+
+def word_vectors(space: EmbeddingSpace, words: Iterable[str]) -> dict[str, np.ndarray]:
+    """Vectors of the given words that the word space knows."""
+    wanted = sorted(set(words))
+    key = (space.pk, space.version)
+    cached = {word: _word_cache[(*key, word)] for word in wanted if (*key, word) in _word_cache}
+    missing = [word for word in wanted if word not in cached]
+    if missing:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT word, embedding::text FROM spaces_word WHERE space_id = %s AND word = ANY(%s)",
+                [space.pk, missing],
+            )
+            found = {word: _parse(text) for word, text in cursor.fetchall()}
+        if len(_word_cache) + len(missing) > WORD_CACHE_SIZE:
+            _word_cache.clear()
+        for word in missing:
+            cached[word] = _word_cache[(*key, word)] = found.get(word)
+    return {word: vector for word, vector in cached.items() if vector is not None}
+
+
+@lru_cache(maxsize=4)
+def _class_vectors(word_space_id: int, version: int) -> np.ndarray:
+    space = EmbeddingSpace.objects.get(pk=word_space_id)
+    return class_word_matrix(lambda words: word_vectors(space, words), space.dims)
+
+
+def class_vectors(word_space: EmbeddingSpace) -> np.ndarray:
+    """Word vectors of the 1000 ImageNet class names in a word space (read once per version)."""
+    return _class_vectors(word_space.pk, word_space.version)
+
+
+@lru_cache(maxsize=2)
+def _tag_vocabulary(word_space_id: int, version: int) -> Vocabulary:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT word, embedding::text FROM spaces_word WHERE space_id = %s AND is_tag ORDER BY id", [word_space_id]
+        )
+        rows = cursor.fetchall()
+    vectors = np.array([_parse(text) for _, text in rows], dtype=np.float32).reshape(len(rows), -1)
+    return Vocabulary(words=[word for word, _ in rows], unit=unit_rows(vectors))
+
+
+def tag_vocabulary(word_space: EmbeddingSpace) -> Vocabulary:
+    """The tag words of a word space and their unit vectors (read once per version: 50k words
+    are 10 MB, and a worker compares every image with all of them)."""
+    return _tag_vocabulary(word_space.pk, word_space.version)
+
+
+def trained_models(image_space: EmbeddingSpace, word_space: EmbeddingSpace) -> list[JointModel]:
+    """Trained heads over `image_space`'s features into `word_space` whose weights are stored:
+    new items get a vector in each of their spaces (filling, active, or kept for a rollback)."""
+    return list(
+        JointModel.objects.select_related("space")
+        .filter(image_space=image_space, space__word_space=word_space)
+        .exclude(weights="")
+        .exclude(state=JointModel.State.FAILED)
+    )
+
+
+@lru_cache(maxsize=8)
+def _head_weights(name: str) -> dict[str, np.ndarray]:
+    with JointModel._meta.get_field("weights").storage.open(name, "rb") as handle:
+        return load_weights(handle.read())
+
+
+def head_weights(model: JointModel) -> dict[str, np.ndarray]:
+    """A trained head's weights (read from storage once per process; files are never rewritten)."""
+    return _head_weights(model.weights.name)
+
+
+def stored_vectors(image_id: int, spaces: list[EmbeddingSpace]) -> dict[int, np.ndarray]:
+    """An item's vectors in the given spaces (one query), by space id."""
+    rows = ImageEmbedding.objects.filter(image_id=image_id, space__in=spaces).values_list("space_id", "embedding")
+    return {space_id: np.asarray(embedding, dtype=np.float32) for space_id, embedding in rows}
