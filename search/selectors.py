@@ -1,4 +1,5 @@
-"""Reads for search: every query is one SQL statement over pgvector."""
+"""Reads for search: every query is one SQL statement over pgvector, on the replica that the
+request reads from (config/db_router.py) or the primary."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from functools import lru_cache
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
 
 from catalog.models import Image
+from config.db_router import read_connection
 from ml.conse import class_word_matrix
 from ml.devise import load_weights, unit_rows
 from search import vectors
@@ -49,7 +50,7 @@ def word_vectors(space_id: int, words: Iterable[str]) -> dict[str, np.ndarray]:
     cached = {word: _word_cache[(space_id, word)] for word in wanted if (space_id, word) in _word_cache}
     missing = [word for word in wanted if word not in cached]
     if missing:
-        with connection.cursor() as cursor:
+        with read_connection().cursor() as cursor:
             cursor.execute(
                 "SELECT word, embedding::text FROM search_word WHERE space_id = %s AND word = ANY(%s)",
                 [space_id, missing],
@@ -74,7 +75,7 @@ def class_vectors(word_space: EmbeddingSpace) -> np.ndarray:
 
 @lru_cache(maxsize=2)
 def _tag_vocabulary(word_space_id: int) -> tuple[list[str], np.ndarray]:
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT word, embedding::text FROM search_word WHERE space_id = %s AND is_tag ORDER BY id", [word_space_id]
         )
@@ -107,7 +108,7 @@ def spelling_suggestion(word_space: EmbeddingSpace, words: list[str], unknown: l
     none is close: candidates share trigrams (indexed), the fewest edits win, then the most
     frequent word (words are stored in frequency order)."""
     replacements = {}
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         for word in unknown[:10]:
             cursor.execute(
                 "SELECT word FROM search_word WHERE space_id = %s AND is_tag AND word %% %s"
@@ -130,7 +131,7 @@ def suggestions(word_space: EmbeddingSpace | None, prefix: str, *, limit: int = 
         return []
     like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     found: list[str] = []
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT c.name FROM catalog_category c JOIN catalog_image i ON i.category_id = c.id"
             " WHERE i.status = 'ready' AND lower(c.name) LIKE %s GROUP BY c.name ORDER BY count(*) DESC LIMIT %s",
@@ -193,7 +194,7 @@ def nearest_words(
         f"ORDER BY {expression} <=> {query} LIMIT %s"
     )
     literal = vectors.literal(vector)
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [literal, space.pk, excluded, literal, k])
         rows = cursor.fetchall()
     return [(word, float(score)) for word, score in rows]
@@ -272,7 +273,7 @@ def nearest_images_sql(
 
 def _hits(sql: str, params: list) -> list[Hit]:
     """Run a query of (image id, score[, text match]) rows and load their items, in order."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     # What a result card shows (templates/search/_results.html, the API's HitSerializer): loading
