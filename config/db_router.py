@@ -16,8 +16,9 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+import psycopg
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.http import HttpRequest
 
@@ -79,12 +80,12 @@ _health: dict[str, tuple[float, bool]] = {}  # alias -> (when checked, usable), 
 
 
 def _check(alias: str) -> bool:
+    """Whether the replica answers, streams and keeps up; on a connection of its own, which fails
+    at once when the server is gone (a pooled one would wait out the pool's timeout first)."""
     try:
-        with connections[alias].cursor() as cursor:
-            cursor.execute(HEALTH_SQL)
-            streaming, lag = cursor.fetchone()
-    except DatabaseError as exc:
-        connections[alias].close()
+        with psycopg.connect(**connections[alias].get_connection_params(), autocommit=True) as check:
+            streaming, lag = check.execute(HEALTH_SQL).fetchone()
+    except psycopg.Error as exc:
         logger.warning("Replica %s is skipped: %s", alias, exc)
         return False
     if not streaming or lag is None or float(lag) > settings.REPLICA_MAX_LAG:

@@ -128,6 +128,20 @@ def test_a_lagging_replica_is_skipped_and_writers_read_the_primary(api, settings
         staff_user.delete()
 
 
+def test_a_write_pins_the_rest_of_the_request_to_the_primary() -> None:
+    router = db_router.ReplicaRouter()
+    route = db_router.Route(alias=REPLICA)
+    token = db_router.current_route.set(route)
+    try:
+        assert router.db_for_read(Image) == REPLICA and db_router.read_connection().alias == REPLICA
+        assert router.db_for_write(Image) == "default"
+        assert router.db_for_read(Image) == "default" and route.wrote  # and the client's next reads (the cookie)
+    finally:
+        db_router.current_route.reset(token)
+    assert router.db_for_read(Image) == "default"  # outside a request: workers, commands
+    assert not router.allow_migrate(REPLICA, "catalog") and router.allow_migrate("default", "catalog")
+
+
 def timed_search(client: APIClient) -> tuple[set[int], float, int]:
     """(ids found, seconds taken, queries run on the primary)."""
     start = time.monotonic()
