@@ -105,6 +105,10 @@ def test_a_write_on_the_primary_is_searched_on_the_replica(api, demo_catalogue) 
     assert any("search_imageembedding" in query["sql"] for query in on_replica.captured_queries)
     assert not on_primary.captured_queries, on_primary.captured_queries
     assert in_recovery(REPLICA) and not in_recovery("default")
+    with CaptureQueriesContext(connections["default"]) as on_primary:
+        page = api.get("/search/", {"q": "cat"})  # the search page too
+    assert page.status_code == 200 and f"/images/{image.pk}/" in page.content.decode()
+    assert not on_primary.captured_queries
 
 
 def test_a_lagging_replica_is_skipped_and_writers_read_the_primary(api, settings) -> None:
