@@ -100,6 +100,13 @@ def _replica_streaming(timeout: float) -> bool:
         time.sleep(0.2)
 
 
+def _max_connections(socket_dir: Path) -> int:
+    import psycopg
+
+    with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres") as connection:
+        return int(connection.execute("SHOW max_connections").fetchone()[0])
+
+
 def _base_backup(primary_socket_dir: Path) -> None:
     """A fresh copy of the primary's cluster, configured (-R) to stream from it, taken with the
     embedded server's own pg_basebackup."""
@@ -130,6 +137,8 @@ def start_replica() -> str:
             for lock in REPLICA_PGDATA.glob(".s.PGSQL.*.lock"):  # the primary's, copied with its data folder
                 lock.unlink()
             options = ["-o", '-h ""', "-o", f"-k {REPLICA_PGDATA}", "-o", "-c hot_standby_feedback=on"]
+            # A standby needs at least the primary's max_connections, which size_postgres may have raised.
+            options += ["-o", f"-c max_connections={_max_connections(primary.socket_dir)}"]
             log = str(REPLICA_PGDATA / "replica.log")
             pg_ctl(["-w", *options, "-l", log, "start"], pgdata=REPLICA_PGDATA, user=_server_user(), timeout=60)
         if _replica_streaming(timeout=30):
