@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import dotenv_values
 
 from config.env import env_bool, env_int, env_list, env_str
+from config.replicas import replica_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = BASE_DIR / ".local"
@@ -55,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.middleware.ReplicaReadsMiddleware",  # after authentication: staff read the primary
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -276,6 +278,22 @@ TRAINING_THREADS = env_int("TRAINING_THREADS", 1)
 JOINT_AUTO_ACTIVATE = env_bool("JOINT_AUTO_ACTIVATE", True)
 # Refuse to activate a joint space that does not beat the active one on the catalogue's evaluation.
 JOINT_ACTIVATION_REQUIRES_IMPROVEMENT = env_bool("JOINT_ACTIVATION_REQUIRES_IMPROVEMENT", False)
+
+# --- Read replicas (config/db_router.py, docs/scaling.md) ---------------------------------
+# Streaming replicas of the primary, comma-separated URLs: searches read from them. The project's
+# own (`config.local_servers start --replica`) only with its own primary.
+_local = LOCAL_SERVERS.get("DATABASE_URL") == DATABASE_URL and LOCAL_SERVERS.get("DATABASE_REPLICA_URLS") or ""
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", [url for url in _local.split(",") if url])
+REPLICA_READ_PATHS = ["/search/", "/api/search/"]  # the pages and API calls that read replicas
+REPLICA_CONNECT_TIMEOUT = env_int("REPLICA_CONNECT_TIMEOUT", 2)  # seconds; libpq's least
+REPLICA_MAX_LAG = float(env_str("REPLICA_MAX_LAG", "5"))  # seconds behind the primary before it is skipped
+REPLICA_HEALTH_CACHE = float(env_str("REPLICA_HEALTH_CACHE", "5"))  # seconds between checks, per process
+# A client reads the primary this long after a request of theirs wrote (the lag is ~20 ms, docs/scaling.md).
+REPLICA_STICKY_SECONDS = env_int("REPLICA_STICKY_SECONDS", 10)
+DATABASE_REPLICAS = [f"replica{n}" for n in range(1, len(DATABASE_REPLICA_URLS) + 1)]  # their aliases
+for _alias, _url in zip(DATABASE_REPLICAS, DATABASE_REPLICA_URLS, strict=True):
+    DATABASES[_alias] = replica_database(_url, DATABASES["default"], REPLICA_CONNECT_TIMEOUT)
+DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
 
 LOGGING = {
     "version": 1,

@@ -29,3 +29,15 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 # Tests switch spaces themselves: a trained space must not activate itself when it wins.
 JOINT_AUTO_ACTIVATE = False
+# Other tests read and write the primary only. tests/test_replica.py starts the project's own
+# replica and opts in (DATABASE_REPLICAS). As a test mirror of `default` the alias reads the
+# primary's test database, which a physical replica holds like every other.
+from config.local_servers import REPLICA_URL  # noqa: E402
+from config.replicas import replica_database  # noqa: E402
+from config.settings import DATABASES, REPLICA_CONNECT_TIMEOUT  # noqa: E402
+
+DATABASES = {
+    "default": DATABASES["default"],
+    "replica1": replica_database(REPLICA_URL, DATABASES["default"], REPLICA_CONNECT_TIMEOUT),
+}
+DATABASE_REPLICAS: list[str] = []

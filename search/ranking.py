@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
 
 from catalog.models import Image
 from search.parsing import Term
@@ -92,7 +91,7 @@ def nearest_images_sql(
 
 def _hits(sql: str, params: list) -> list[Hit]:
     """Run a query of (image id, score[, text match]) rows and load their items, in order."""
-    with connection.cursor() as cursor:
+    with vector_sql.read_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     # What a result card shows (templates/search/_results.html, the API's HitSerializer): loading

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-from django.db import connection
 
 from ml.vectors import unit_rows
 from search.ranking import Hit
@@ -19,7 +18,7 @@ def spelling_suggestion(word_space: EmbeddingSpace, words: list[str], unknown: l
     none is close: candidates share trigrams (indexed), the fewest edits win, then the most
     frequent word (words are stored in frequency order)."""
     replacements = {}
-    with connection.cursor() as cursor:
+    with vector_sql.read_cursor() as cursor:
         for word in unknown[:10]:
             cursor.execute(
                 "SELECT word FROM spaces_word WHERE space_id = %s AND is_tag AND word %% %s"
@@ -42,7 +41,7 @@ def suggestions(word_space: EmbeddingSpace | None, prefix: str, *, limit: int = 
         return []
     like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     found: list[str] = []
-    with connection.cursor() as cursor:
+    with vector_sql.read_cursor() as cursor:
         cursor.execute(
             "SELECT c.name FROM catalog_category c JOIN catalog_image i ON i.category_id = c.id"
             " WHERE i.status = 'ready' AND lower(c.name) LIKE %s GROUP BY c.name ORDER BY count(*) DESC LIMIT %s",
@@ -83,7 +82,7 @@ def nearest_words(
         f"ORDER BY {expression} <=> {query} LIMIT %s"
     )
     literal = vector_sql.literal(vector)
-    with connection.cursor() as cursor:
+    with vector_sql.read_cursor() as cursor:
         cursor.execute(sql, [literal, space.pk, excluded, literal, k])
         rows = cursor.fetchall()
     return [(word, float(score)) for word, score in rows]

@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 import numpy as np
-from django.db import connection
 
 from ml.conse import class_word_matrix
 from ml.devise import load_weights
 from ml.embed import Vocabulary
 from ml.vectors import unit_rows
+from spaces import vector_sql
 from spaces.models import EmbeddingSpace, ImageEmbedding, JointModel
 
 
@@ -46,7 +46,7 @@ def word_vectors(space: EmbeddingSpace, words: Iterable[str]) -> dict[str, np.nd
     cached = {word: _word_cache[(*key, word)] for word in wanted if (*key, word) in _word_cache}
     missing = [word for word in wanted if word not in cached]
     if missing:
-        with connection.cursor() as cursor:
+        with vector_sql.read_cursor() as cursor:
             cursor.execute(
                 "SELECT word, embedding::text FROM spaces_word WHERE space_id = %s AND word = ANY(%s)",
                 [space.pk, missing],
@@ -72,7 +72,7 @@ def class_vectors(word_space: EmbeddingSpace) -> np.ndarray:
 
 @lru_cache(maxsize=2)
 def _tag_vocabulary(word_space_id: int, version: int) -> Vocabulary:
-    with connection.cursor() as cursor:
+    with vector_sql.read_cursor() as cursor:
         cursor.execute(
             "SELECT word, embedding::text FROM spaces_word WHERE space_id = %s AND is_tag ORDER BY id", [word_space_id]
         )
