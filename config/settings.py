@@ -44,6 +44,7 @@ MIDDLEWARE = [
     "config.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.unavailable.DatabaseUnavailableMiddleware",  # PostgreSQL down: a fast 503, not a 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -80,6 +81,9 @@ if not DATABASE_URL:
     )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A database that is down or restarting must cost a request seconds, not half a minute.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 3)
+DATABASE_RETRY_AFTER = float(env_str("DATABASE_RETRY_AFTER", "1"))  # seconds of fast 503s after a failure
 # Web processes (config/gunicorn.py sets DB_POOL_MAX_SIZE) share a bounded pool of connections
 # between their threads: Django's psycopg pool, at most DB_POOL_MAX_SIZE connections per process.
 # Elsewhere (Celery workers, management commands) a process opens a connection when it needs one
@@ -90,7 +94,7 @@ if DB_POOL_MAX_SIZE:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": min(env_int("DB_POOL_MIN_SIZE", 2), DB_POOL_MAX_SIZE),
         "max_size": DB_POOL_MAX_SIZE,
-        "timeout": env_int("DB_POOL_TIMEOUT", 10),  # seconds a request waits for a free connection
+        "timeout": env_int("DB_POOL_TIMEOUT", 2),  # seconds a request waits for a free connection
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0)
@@ -112,7 +116,15 @@ CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-image leaves the task for
 CELERY_TASK_REJECT_ON_WORKER_LOST = True  # ... and the batch is split when it comes back (search.indexing)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # embedding is slow; don't hoard tasks
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}  # longer than any task may run
+# visibility_timeout: longer than any task may run. Socket timeouts: an upload whose broker stalls
+# keeps its item pending (the reconciler queues it later) instead of hanging the request.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_timeout": float(env_str("BROKER_SOCKET_TIMEOUT", "2")),
+    "socket_connect_timeout": float(env_str("BROKER_SOCKET_TIMEOUT", "2")),
+}
+# A publish that fails is not retried in the request (kombu would retry for seconds).
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = False
 # A batch over the soft limit is split (one item alone fails); the hard limit kills a stuck process.
 # The first batch on a new machine also loads the models and may import the word vectors.
@@ -130,7 +142,16 @@ CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # in memory: no schedule file t
 
 # --- Cache: Redis, shared by every web process (throttles) and worker (operations page) ------
 CACHE_URL = env_str("CACHE_URL", redis_db(REDIS_URL, 1))
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+# Bounded waits: a stalled Redis must not hold a request (config/cache_fallback.py answers without it).
+CACHE_SOCKET_TIMEOUT = float(env_str("CACHE_SOCKET_TIMEOUT", "0.5"))
+CACHE_RETRY_AFTER = env_int("CACHE_RETRY_AFTER", 5)  # seconds a process goes on without Redis after a failure
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "OPTIONS": {"socket_timeout": CACHE_SOCKET_TIMEOUT, "socket_connect_timeout": CACHE_SOCKET_TIMEOUT},
+    }
+}
 
 # --- Files -------------------------------------------------------------------------------
 MEDIA_URL = "/media/"

@@ -214,12 +214,13 @@ def terminate_other_backends() -> int:
 
 
 @contextmanager
-def gunicorn() -> Iterator[str]:
-    """The website in a real gunicorn (one process, one thread: one persistent connection)."""
+def gunicorn(*options: str) -> Iterator[str]:
+    """The website in a real gunicorn (by default one process, one thread: one persistent connection)."""
     port = free_port()
     log = open(BASE_DIR / ".local" / "test-gunicorn.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "1"],
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "1"]
+        + list(options),
         cwd=BASE_DIR,
         env=subprocess_environment(),
         stdout=log,
