@@ -7,6 +7,7 @@ commands, all in `search`) queues their processing explicitly, in batches.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import PurePath
@@ -21,6 +22,11 @@ from django.utils.text import slugify
 
 from catalog.models import Category, Image
 from ml.images import InvalidImage, decode_image, read_upload
+
+
+logger = logging.getLogger(__name__)
+
+STORAGE_UNAVAILABLE = "The image could not be stored right now (storage unavailable); nothing was kept. Try again later."
 
 
 class DuplicateImage(Exception):
@@ -127,6 +133,9 @@ def upload_files(
             report.errors.append((name, str(exc), None))
         except DuplicateImage as exc:
             report.errors.append((name, str(exc), exc.existing))
+        except OSError:  # the storage refused the file: this one fails, the others go on
+            logger.exception("Could not store the upload %s", name)
+            report.errors.append((name, STORAGE_UNAVAILABLE, None))
         else:
             report.created.append(image)
     return report

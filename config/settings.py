@@ -137,7 +137,14 @@ PROCESSING_MAX_INTERRUPTIONS = env_int("PROCESSING_MAX_INTERRUPTIONS", 2)
 # The reconciler (search.tasks.reconcile) runs in Celery beat, embedded in the worker (`worker -B`).
 RECONCILE_INTERVAL = env_int("RECONCILE_INTERVAL", 60)
 RECONCILE_PENDING_AFTER = env_int("RECONCILE_PENDING_AFTER", 300)  # seconds pending before re-queueing
-CELERY_BEAT_SCHEDULE = {"reconcile": {"task": "search.tasks.reconcile", "schedule": RECONCILE_INTERVAL}}
+# Stored files no item references (a crash between storing a file and committing its row, a
+# deletion whose file removal failed) are deleted once older than ORPHAN_FILES_AFTER seconds.
+ORPHAN_SWEEP_INTERVAL = env_int("ORPHAN_SWEEP_INTERVAL", 3600)
+ORPHAN_FILES_AFTER = env_int("ORPHAN_FILES_AFTER", 3600)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile": {"task": "search.tasks.reconcile", "schedule": RECONCILE_INTERVAL},
+    "remove-orphan-files": {"task": "search.tasks.remove_orphan_files", "schedule": ORPHAN_SWEEP_INTERVAL},
+}
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # in memory: no schedule file to keep
 
 # --- Cache: Redis, shared by every web process (throttles) and worker (operations page) ------

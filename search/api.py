@@ -39,7 +39,7 @@ class IsStaff(BasePermission):
 
 
 class ImageUploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = catalog_api.OneFileField()
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
     category = serializers.CharField(max_length=120, help_text="Category slug or name; a new name creates it.")
@@ -203,9 +203,10 @@ def similarity(request: Request) -> str:
 @parser_classes([MultiPartParser])
 def search_by_photo(request: Request) -> Response:
     """Items similar to an uploaded photo (the photo is not stored)."""
-    upload = request.FILES.get("file")
-    if upload is None:
-        raise QueryError("Send the photo as the multipart field `file`.")
+    files = request.FILES.getlist("file")
+    if len(files) != 1:
+        raise QueryError("Send one photo as the multipart field `file`.")
+    upload = files[0]
     picture = open_image(read_upload(upload, max_bytes=settings.MAX_UPLOAD_BYTES), max_pixels=settings.MAX_IMAGE_PIXELS)
     how = similarity(request)
     return image_results_response(

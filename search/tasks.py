@@ -15,6 +15,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
+from catalog import files as catalog_files
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog
 from search import indexing, operations, training
@@ -102,6 +103,12 @@ def reconcile() -> int:
     if ids:
         logger.info("Reconciler queued images %s", ids)
     return len(ids)
+
+
+@shared_task(ignore_result=True)
+def remove_orphan_files() -> int:
+    """Delete stored files no item references (run every ORPHAN_SWEEP_INTERVAL seconds by beat)."""
+    return len(catalog_files.remove_orphan_files(older_than=timedelta(seconds=settings.ORPHAN_FILES_AFTER)))
 
 
 @shared_task(acks_late=False)
