@@ -23,10 +23,9 @@ from django.utils.text import slugify
 from catalog.models import Category, Image
 from ml.images import InvalidImage, decode_image, read_upload
 
-
 logger = logging.getLogger(__name__)
 
-STORAGE_UNAVAILABLE = "The image could not be stored right now (storage unavailable); nothing was kept. Try again later."
+STORAGE_UNAVAILABLE = "The image could not be stored right now (storage unavailable); nothing was kept. Try later."
 
 
 class DuplicateImage(Exception):
