@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -78,7 +77,7 @@ class ImageViewSet(catalog_api.ImageViewSet):
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
         name = data["category"].strip()
-        category = Category.objects.filter(Q(slug=name) | Q(name__iexact=name)).first()
+        category = Category.objects.filter(slug=name).first() or catalog.find_category(name)
         image = catalog.create_image(
             data=read_upload(data["file"], max_bytes=settings.MAX_UPLOAD_BYTES),
             filename=data["file"].name,

@@ -23,7 +23,8 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from catalog.models import Category, Image
+from catalog import services as catalog_services
+from catalog.models import Image
 from ml.conse import conse_vectors
 from ml.devise import joint_vectors, unit_rows
 from ml.images import open_image
@@ -50,7 +51,7 @@ class EvalSet:
 
 def label_words(label: str) -> list[str]:
     """A label's words: those of the catalogue category of that name, else the label's own."""
-    category = Category.objects.filter(name__iexact=label).first()
+    category = catalog_services.find_category(label)
     return category.words if category else words_of(label)
 
 
