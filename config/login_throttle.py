@@ -2,8 +2,8 @@
 over LOGIN_FAILURES_PER_ACCOUNT / LOGIN_FAILURES_PER_ADDRESS within LOGIN_FAILURE_WINDOW
 seconds, further logins are refused, the right password included, until the window passes.
 
-The check is an authentication backend listed first: raising PermissionDenied there stops Django's
-`authenticate()` before any password is checked. Unlike searches, logins fail closed: while Redis
+The check is Django's model backend with the throttle in front (the one backend): raising
+PermissionDenied stops `authenticate()` before any password is checked. Unlike searches, logins fail closed: while Redis
 does not answer, no one can log in with a password. Every failure is logged with its address.
 """
 
@@ -13,7 +13,7 @@ import hashlib
 import logging
 
 from django.conf import settings
-from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -43,12 +43,12 @@ def _limits() -> dict[str, int]:
     return {"account": settings.LOGIN_FAILURES_PER_ACCOUNT, "address": settings.LOGIN_FAILURES_PER_ADDRESS}
 
 
-class LoginThrottleBackend(BaseBackend):
-    """Authenticates no one; refuses every login for an account or address over its limit."""
+class ThrottledModelBackend(ModelBackend):
+    """Django's backend; refuses every login for an account or address over its limit."""
 
-    def authenticate(self, request: HttpRequest | None, username: str | None = None, **credentials):
+    def authenticate(self, request: HttpRequest | None, username: str | None = None, password=None, **kwargs):
         if username is None:
-            return None
+            return super().authenticate(request, username, password, **kwargs)
         keys = _keys(request, username)
         try:
             counts = cache_call(lambda: cache.get_many(list(keys.values())))
@@ -60,7 +60,7 @@ class LoginThrottleBackend(BaseBackend):
             if counts.get(key, 0) >= limits[kind]:
                 logger.warning("Login refused for %r: too many failed logins for its %s", username, kind)
                 raise PermissionDenied
-        return None
+        return super().authenticate(request, username, password, **kwargs)
 
 
 @receiver(user_login_failed, dispatch_uid="config.login_throttle.count")
@@ -75,7 +75,7 @@ def count_failure(sender, credentials: dict, request: HttpRequest | None = None,
             cache.add(key, 0, timeout=window)  # the window starts at the first failure
             cache.incr(key)
 
-    cache_call_or(count, None)  # without Redis, logins are refused meanwhile (LoginThrottleBackend)
+    cache_call_or(count, None)  # without Redis, logins are refused meanwhile (ThrottledModelBackend)
 
 
 @receiver(user_logged_in, dispatch_uid="config.login_throttle.reset")

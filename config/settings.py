@@ -197,6 +197,11 @@ STORAGES = {
 # Uploads: refuse huge bodies before they reach the image decoder.
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
+# Search by photo runs in the web process and needs 256 pixels a side: a lower limit, and at most
+# PHOTO_DECODE_CONCURRENCY photos decoded at once per process (ml.images.open_query_photo), keep
+# eight searches at once under the web process's 400 MB (docs/reliability.md, Memory).
+PHOTO_SEARCH_MAX_PIXELS = env_int("PHOTO_SEARCH_MAX_PIXELS", 16_000_000)
+PHOTO_DECODE_CONCURRENCY = env_int("PHOTO_DECODE_CONCURRENCY", 2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 500
@@ -211,10 +216,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "admin:index"  # also where a login whose ?next= was refused lands
 # Failed logins (config/login_throttle.py): over either limit within the window, logins are refused.
-AUTHENTICATION_BACKENDS = [
-    "config.login_throttle.LoginThrottleBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+AUTHENTICATION_BACKENDS = ["config.login_throttle.ThrottledModelBackend"]
 LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5)
 LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20)
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 900)
