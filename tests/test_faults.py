@@ -214,7 +214,7 @@ def terminate_other_backends() -> int:
 
 
 @contextmanager
-def gunicorn(*options: str) -> Iterator[str]:
+def gunicorn(*options: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """The website in a real gunicorn (by default one process, one thread: one persistent connection)."""
     port = free_port()
     log = open(BASE_DIR / ".local" / "test-gunicorn.log", "w")  # noqa: SIM115
@@ -222,7 +222,7 @@ def gunicorn(*options: str) -> Iterator[str]:
         [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "1"]
         + list(options),
         cwd=BASE_DIR,
-        env=subprocess_environment(),
+        env={**subprocess_environment(), **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-import pytest
 import redis
 import requests
 from django.conf import settings
@@ -28,7 +27,6 @@ from rest_framework.authtoken.models import Token
 from catalog.models import Image
 from config.local_servers import PGDATA
 from search import tasks
-from tests.conftest import add_processed_images
 from tests.test_faults import gunicorn, random_png
 
 OUTAGE_SECONDS = float(os.environ.get("OUTAGE_SECONDS", "10"))
@@ -77,13 +75,7 @@ def hammer(url: str, paths: list[str], seconds: float) -> list[tuple[str, int, f
 SEARCHES = ["/api/search/images/?q=bird", "/search/?q=bird", "/api/search/words/?q=bird"]
 
 
-@pytest.fixture
-def searchable(committed_db) -> None:
-    """One processed item, so that searches have something to rank."""
-    add_processed_images([(random_png(40), "a.png", "A bird", "Birds")])
-
-
-def test_searches_and_uploads_keep_answering_while_redis_stalls(searchable, staff_user, celery_worker) -> None:
+def test_searches_and_uploads_keep_answering_while_redis_stalls(one_searchable_item, staff_user, celery_worker) -> None:
     token = Token.objects.create(user=staff_user).key
     staff = Client()
     staff.force_login(staff_user)
@@ -140,7 +132,7 @@ def postgres_stopped() -> Iterator[None]:
 PAGES = ["/", "/api/images/", *SEARCHES]
 
 
-def test_while_postgresql_is_stopped_every_request_gets_a_fast_503(searchable) -> None:
+def test_while_postgresql_is_stopped_every_request_gets_a_fast_503(one_searchable_item) -> None:
     with gunicorn(*WEB) as url:
         assert all(requests.get(url + path, timeout=30).status_code == 200 for path in PAGES)
         with postgres_stopped():
