@@ -69,6 +69,7 @@ class ImageViewSet(catalog_api.ImageViewSet):
             ),
             413: ERROR,
             415: ERROR,  # a body that is not multipart (or is malformed)
+            503: ERROR,  # the storage refused the file (nothing is kept)
         },
     )
     def create(self, request: Request) -> Response:
