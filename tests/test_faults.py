@@ -250,7 +250,8 @@ def test_web_and_worker_reconnect_after_the_database_drops_their_connections(
     first = services.create_image(data=random_png(20), filename="a.png", category=category)
     tasks.process_images.delay([first.pk])
     assert wait_until_settled(first).status == Image.Status.READY
-    with gunicorn() as url:
+    # The production config: the web process keeps its connection in its pool (one thread, one).
+    with gunicorn("--config", "config/gunicorn.py", "--threads", "1") as url:
         assert requests.get(f"{url}/", timeout=10).status_code == 200  # and so does the web process
 
         # Celery closes the worker's connections around each task; the web process keeps its own.
