@@ -116,14 +116,11 @@ CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-image leaves the task for
 CELERY_TASK_REJECT_ON_WORKER_LOST = True  # ... and the batch is split when it comes back (search.indexing)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # embedding is slow; don't hoard tasks
 CELERY_TASK_IGNORE_RESULT = True
-# visibility_timeout: longer than any task may run. Socket timeouts: an upload whose broker stalls
-# keeps its item pending (the reconciler queues it later) instead of hanging the request.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 3600,
-    "socket_timeout": float(env_str("BROKER_SOCKET_TIMEOUT", "2")),
-    "socket_connect_timeout": float(env_str("BROKER_SOCKET_TIMEOUT", "2")),
-}
-# A publish that fails is not retried in the request (kombu would retry for seconds).
+# visibility_timeout: longer than any task may run. Socket timeouts, and no retry of a failed publish
+# in the request: an upload whose broker stalls keeps its item pending (the reconciler queues it).
+_broker_timeout = float(env_str("BROKER_SOCKET_TIMEOUT", "2"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_timeout": _broker_timeout}
+CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = _broker_timeout
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = False
 # A batch over the soft limit is split (one item alone fails); the hard limit kills a stuck process.
@@ -152,11 +149,12 @@ CACHE_URL = env_str("CACHE_URL", redis_db(REDIS_URL, 1))
 # Bounded waits: a stalled Redis must not hold a request (config/cache_fallback.py answers without it).
 CACHE_SOCKET_TIMEOUT = float(env_str("CACHE_SOCKET_TIMEOUT", "0.5"))
 CACHE_RETRY_AFTER = env_int("CACHE_RETRY_AFTER", 5)  # seconds a process goes on without Redis after a failure
+_cache_timeouts = {"socket_timeout": CACHE_SOCKET_TIMEOUT, "socket_connect_timeout": CACHE_SOCKET_TIMEOUT}
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": CACHE_URL,
-        "OPTIONS": {"socket_timeout": CACHE_SOCKET_TIMEOUT, "socket_connect_timeout": CACHE_SOCKET_TIMEOUT},
+        "OPTIONS": _cache_timeouts,
     }
 }
 
@@ -197,9 +195,8 @@ STORAGES = {
 # Uploads: refuse huge bodies before they reach the image decoder.
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
-# Search by photo runs in the web process and needs 256 pixels a side: a lower limit, and at most
-# PHOTO_DECODE_CONCURRENCY photos decoded at once per process (ml.images.open_query_photo), keep
-# eight searches at once under the web process's 400 MB (docs/reliability.md, Memory).
+# Search by photo decodes in the web process: a lower limit and a bound per process on photos decoded
+# at once (ml.images.open_query_photo) keep eight searches at once under 400 MB (docs/reliability.md).
 PHOTO_SEARCH_MAX_PIXELS = env_int("PHOTO_SEARCH_MAX_PIXELS", 16_000_000)
 PHOTO_DECODE_CONCURRENCY = env_int("PHOTO_DECODE_CONCURRENCY", 2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
