@@ -37,7 +37,7 @@ def media_path(name: str) -> Path:
 
 
 def test_deleting_an_item_removes_its_files_and_the_same_bytes_upload_again_by_content(
-    committed_db, staff_clients
+    committed_db, staff_clients, media
 ) -> None:
     admin, api = staff_clients
     data = random_png(50)
@@ -65,7 +65,7 @@ def test_deleting_an_item_removes_its_files_and_the_same_bytes_upload_again_by_c
     assert Path(name).name == f"{hashlib.sha256(data).hexdigest()}.png"
 
 
-def test_a_deletion_that_rolls_back_keeps_its_files(committed_db) -> None:
+def test_a_deletion_that_rolls_back_keeps_its_files(committed_db, media) -> None:
     image = services.create_image(data=random_png(51), filename="a.png", category=services.get_or_create_category("K"))
     with pytest.raises(RuntimeError), transaction.atomic():
         Image.objects.filter(pk=image.pk).delete()
@@ -73,7 +73,7 @@ def test_a_deletion_that_rolls_back_keeps_its_files(committed_db) -> None:
     assert Image.objects.filter(pk=image.pk).exists() and media_path(image.original.name).exists()
 
 
-def test_the_sweep_removes_old_files_no_item_references(committed_db) -> None:
+def test_the_sweep_removes_old_files_no_item_references(committed_db, media) -> None:
     kept = services.create_image(data=random_png(52), filename="a.png", category=services.get_or_create_category("S"))
     store = files.storage()
     old_orphan = store.save("originals/2020/01/orphan.png", SimpleUploadedFile("x", b"x"))
