@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
 from PIL import Image as PILImage
 from rest_framework.test import APIClient
 
@@ -68,6 +70,8 @@ def test_search_by_photo_has_a_lower_pixel_limit_than_uploads(bilevel_png, admin
     api = APIClient()
     search = api.post("/api/search/by-photo/", {"file": SimpleUploadedFile("b.png", bilevel_png.read_bytes())})
     assert search.status_code == 400 and "the limit is 16 megapixels" in search.json()["detail"]
+    page = Client().post(reverse("search:photo"), {"file": SimpleUploadedFile("b.png", bilevel_png.read_bytes())})
+    assert page.status_code == 400 and "the limit is 16 megapixels" in page.content.decode()
     api.force_authenticate(admin_user)
     upload = api.post(
         "/api/images/", {"file": SimpleUploadedFile("b.png", bilevel_png.read_bytes()), "category": "Big"}
