@@ -13,6 +13,21 @@ from catalog.models import Image
 ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
 
 
+class OneFileField(serializers.FileField):
+    """A file field that refuses several files under its name (a plain one keeps the last silently)."""
+
+    default_error_messages = {"several": "Send one file per request in this field."}
+
+    def get_value(self, dictionary):
+        files = dictionary.getlist(self.field_name) if hasattr(dictionary, "getlist") else []
+        return files if len(files) > 1 else super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if isinstance(data, list):
+            self.fail("several")
+        return super().to_internal_value(data)
+
+
 class ImageSerializer(serializers.ModelSerializer):
     category = serializers.CharField(source="category.name")
     image_url = serializers.SerializerMethodField()

@@ -3,15 +3,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Lower
 from django.urls import reverse
 
+from catalog.names import clean_name, name_key
 from ml.words import words_of
 
 
 class Category(models.Model):
     name = models.CharField(max_length=120, unique=True)
+    # The name as every way of typing it maps to it (catalog.names.name_key): lookups and the
+    # unique index use it, so "probe-K" with a Kelvin sign and "probe-k" are one category.
+    key = models.CharField(max_length=400, unique=True, editable=False)
     slug = models.SlugField(max_length=140, unique=True)
     description = models.TextField(blank=True)
     # What a trained image-to-word model learns for this category's items ("tvmonitor" -> "tv monitor").
@@ -28,15 +32,25 @@ class Category(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "categories"
-        # Names are looked up case-insensitively, so two uploads naming "Cats" and "cats" at once
-        # must not create two categories.
-        constraints = [models.UniqueConstraint(Lower("name"), name="category_name_unique_ignoring_case")]
 
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        self.name = clean_name(self.name)
+        self.key = name_key(self.name)
+        if kwargs.get("update_fields") is not None and "name" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "key"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return f"{reverse('catalog:home')}?category={self.slug}"
+
+    def clean(self) -> None:
+        """Admin forms: a name that maps to another category's key is refused with a message."""
+        taken = Category.objects.filter(key=name_key(self.name)).exclude(pk=self.pk).first()
+        if taken:
+            raise ValidationError({"name": f"This is the same name as the category “{taken.name}”."})
 
     @property
     def words(self) -> list[str]:

@@ -7,6 +7,7 @@ commands, all in `search`) queues their processing explicitly, in batches.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import PurePath
@@ -20,7 +21,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from catalog.models import Category, Image
+from catalog.names import clean_name, name_key
 from ml.images import InvalidImage, decode_image, read_upload
+
+logger = logging.getLogger(__name__)
+
+STORAGE_UNAVAILABLE = "The image could not be stored right now (storage unavailable); nothing was kept. Try later."
 
 
 class DuplicateImage(Exception):
@@ -29,13 +35,19 @@ class DuplicateImage(Exception):
         self.existing = existing
 
 
+def find_category(name: str) -> Category | None:
+    """The category called `name`, however it is typed (case, accents composed or not, compatibility
+    forms: catalog.names.name_key)."""
+    return Category.objects.filter(key=name_key(name)).first()
+
+
 def get_or_create_category(name: str, *, trained_on: bool = True) -> Category:
-    """The category called `name` (any case), created if missing (`trained_on` applies to a new
-    one); safe when two requests race (the database refuses a second name that differs only in
-    case, or a taken slug)."""
-    name = name.strip()
+    """The category called `name` (see `find_category`), created if missing (`trained_on` applies
+    to a new one); safe when two requests race (the database refuses a second category with the
+    same key, or a taken slug)."""
+    name = clean_name(name)
     for _ in range(5):
-        category = Category.objects.filter(name__iexact=name).first()
+        category = find_category(name)
         if category:
             return category
         base = slugify(name)[:120] or "category"
@@ -127,6 +139,9 @@ def upload_files(
             report.errors.append((name, str(exc), None))
         except DuplicateImage as exc:
             report.errors.append((name, str(exc), exc.existing))
+        except OSError:  # the storage refused the file: this one fails, the others go on
+            logger.exception("Could not store the upload %s", name)
+            report.errors.append((name, STORAGE_UNAVAILABLE, None))
         else:
             report.created.append(image)
     return report

@@ -9,7 +9,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from catalog.services import DuplicateImage
+from catalog.services import STORAGE_UNAVAILABLE, DuplicateImage
+from config.unavailable import RETRY_AFTER_SECONDS
 from ml.images import InvalidImage, UploadTooLarge
 from search.parsing import QueryError
 
@@ -21,6 +22,12 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response({"detail": str(exc)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, InvalidImage | QueryError):
         return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, OSError):  # the media storage refused a write (full, read-only, unreachable)
+        return Response(
+            {"detail": STORAGE_UNAVAILABLE},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     # Validation errors, throttling, authentication and permissions: DRF's own answers, each with
     # a `detail` message (validation errors also keep their per-field messages).
     response = exception_handler(exc, context)

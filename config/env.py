@@ -1,6 +1,10 @@
-"""Tiny typed readers for environment variables."""
+"""Tiny typed readers for environment variables, and where the project lives."""
 
 import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+LOCAL_DIR = BASE_DIR / ".local"  # the project's own servers, models and media in development
 
 
 def env_str(name: str, default: str) -> str:

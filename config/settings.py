@@ -10,11 +10,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import dotenv_values
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import BASE_DIR, LOCAL_DIR, env_bool, env_int, env_list, env_str
 from config.replicas import replica_database
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-LOCAL_DIR = BASE_DIR / ".local"
 LOCAL_SERVERS = dotenv_values(LOCAL_DIR / "servers.env")
 
 DEBUG = env_bool("DEBUG", False)
@@ -49,6 +47,7 @@ MIDDLEWARE = [
     "config.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.unavailable.DatabaseUnavailableMiddleware",  # PostgreSQL down: a fast 503, not a 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,6 +85,9 @@ if not DATABASE_URL:
     )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A database that is down or restarting must cost a request seconds, not half a minute.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 3)
+DATABASE_RETRY_AFTER = float(env_str("DATABASE_RETRY_AFTER", "1"))  # seconds of fast 503s after a failure
 # Web processes (config/gunicorn.py sets DB_POOL_MAX_SIZE) share a bounded pool of connections
 # between their threads: Django's psycopg pool, at most DB_POOL_MAX_SIZE connections per process.
 # Elsewhere (Celery workers, management commands) a process opens a connection when it needs one
@@ -96,7 +98,7 @@ if DB_POOL_MAX_SIZE:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": min(env_int("DB_POOL_MIN_SIZE", 2), DB_POOL_MAX_SIZE),
         "max_size": DB_POOL_MAX_SIZE,
-        "timeout": env_int("DB_POOL_TIMEOUT", 10),  # seconds a request waits for a free connection
+        "timeout": env_int("DB_POOL_TIMEOUT", 2),  # seconds a request waits for a free connection
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0)
@@ -118,7 +120,12 @@ CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-image leaves the task for
 CELERY_TASK_REJECT_ON_WORKER_LOST = True  # ... and the batch is split when it comes back (ingest.pipeline)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # embedding is slow; don't hoard tasks
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}  # longer than any task may run
+# visibility_timeout: longer than any task may run. Socket timeouts, and no retry of a failed publish
+# in the request: an upload whose broker stalls keeps its item pending (the reconciler queues it).
+_broker_timeout = float(env_str("BROKER_SOCKET_TIMEOUT", "2"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_timeout": _broker_timeout}
+CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = _broker_timeout
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = False
 # A batch over the soft limit is split (one item alone fails); the hard limit kills a stuck process.
 # The first batch on a new machine also loads the models and may import the word vectors.
@@ -131,12 +138,29 @@ PROCESSING_MAX_INTERRUPTIONS = env_int("PROCESSING_MAX_INTERRUPTIONS", 2)
 # The reconciler (ingest.tasks.reconcile) runs in Celery beat, embedded in the worker (`worker -B`).
 RECONCILE_INTERVAL = env_int("RECONCILE_INTERVAL", 60)
 RECONCILE_PENDING_AFTER = env_int("RECONCILE_PENDING_AFTER", 300)  # seconds pending before re-queueing
-CELERY_BEAT_SCHEDULE = {"reconcile": {"task": "ingest.tasks.reconcile", "schedule": RECONCILE_INTERVAL}}
+# Stored files no item references (a crash between storing a file and committing its row, a
+# deletion whose file removal failed) are deleted once older than ORPHAN_FILES_AFTER seconds.
+ORPHAN_SWEEP_INTERVAL = env_int("ORPHAN_SWEEP_INTERVAL", 3600)
+ORPHAN_FILES_AFTER = env_int("ORPHAN_FILES_AFTER", 3600)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile": {"task": "ingest.tasks.reconcile", "schedule": RECONCILE_INTERVAL},
+    "remove-orphan-files": {"task": "ingest.tasks.remove_orphan_files", "schedule": ORPHAN_SWEEP_INTERVAL},
+}
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # in memory: no schedule file to keep
 
 # --- Cache: Redis, shared by every web process (throttles) and worker (operations page) ------
 CACHE_URL = env_str("CACHE_URL", redis_db(REDIS_URL, 1))
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+# Bounded waits: a stalled Redis must not hold a request (infra/cache.py answers without it).
+CACHE_SOCKET_TIMEOUT = float(env_str("CACHE_SOCKET_TIMEOUT", "0.5"))
+CACHE_RETRY_AFTER = env_int("CACHE_RETRY_AFTER", 5)  # seconds a process goes on without Redis after a failure
+_cache_timeouts = {"socket_timeout": CACHE_SOCKET_TIMEOUT, "socket_connect_timeout": CACHE_SOCKET_TIMEOUT}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "OPTIONS": _cache_timeouts,
+    }
+}
 
 # --- Files -------------------------------------------------------------------------------
 MEDIA_URL = "/media/"
@@ -175,6 +199,10 @@ STORAGES = {
 # Uploads: refuse huge bodies before they reach the image decoder.
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
+# Search by photo decodes in the web process: a lower limit and a bound per process on photos decoded
+# at once (ml.images.open_query_photo) keep eight searches at once under 400 MB (docs/reliability.md).
+PHOTO_SEARCH_MAX_PIXELS = env_int("PHOTO_SEARCH_MAX_PIXELS", 16_000_000)
+PHOTO_DECODE_CONCURRENCY = env_int("PHOTO_DECODE_CONCURRENCY", 2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 500
@@ -187,18 +215,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"  # also where a login whose ?next= was refused lands
+# Failed logins (config/login_throttle.py): over either limit within the window, logins are refused.
+AUTHENTICATION_BACKENDS = ["config.login_throttle.ThrottledModelBackend"]
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 900)
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# --- Security (safe by default; DEBUG relaxes what needs HTTPS) ---------------------------
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = not DEBUG
+# --- Security (safe by default; plain HTTP only with DEBUG or HTTPS=false, as ./dev run sets) --
+HTTPS = env_bool("HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -231,53 +266,16 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
-# --- Models and search -------------------------------------------------------------------
-IMAGE_ENCODER = env_str("IMAGE_ENCODER", "efficientnet_lite0")  # or "vgg16"
-ENCODER_RUNTIME = env_str("ENCODER_RUNTIME", "onnx")  # or "torch"
-MODEL_DIR = Path(env_str("MODEL_DIR", str(LOCAL_DIR / "models")))  # exported ONNX models
-VGG16_WEIGHTS = env_str("VGG16_WEIGHTS", "") or None  # a .pth file; else torchvision's cache
-# Threads of the encoder in each process (0: one per core). One: a worker process also decodes,
-# thumbnails and writes between encoder runs, so one single-threaded process per core kept 2 cores
-# busier than one process with two threads (`manage.py benchmark_ingest`).
-ENCODER_THREADS = env_int("ENCODER_THREADS", 1)
-WORD_VECTORS_LIMIT = env_int("WORD_VECTORS_LIMIT", 400_000)  # most frequent GloVe words loaded
-TAG_VOCABULARY_SIZE = env_int("TAG_VOCABULARY_SIZE", 50_000)  # tags come from the N most frequent words
-TAGS_PER_IMAGE = env_int("TAGS_PER_IMAGE", 10)
-CONSE_TOP_T = env_int("CONSE_TOP_T", 10)
-EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 16)
-SEARCH_MAX_K = env_int("SEARCH_MAX_K", 100)
-HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100)
+# --- Models and search (config/model_settings.py) ----------------------------------------
+from config.model_settings import *  # noqa: E402,F403
+from config.model_settings import HNSW_EF_SEARCH  # noqa: E402
+
 # pgvector's search options on every connection (SET LOCAL per search cost three more round trips):
 # filtered HNSW scans would otherwise stop at ef_search candidates and return fewer than k.
 _db_options = DATABASES["default"].setdefault("OPTIONS", {})
 _db_options["options"] = (
     f"{_db_options.get('options', '')} -c hnsw.ef_search={HNSW_EF_SEARCH} -c hnsw.iterative_scan=relaxed_order"
 ).strip()
-# Focused search re-ranks this many candidates from the plain index exactly (docs/benchmarks.md:
-# recall against the exact scan at each size); 0: the exact scan of every item (slow past 100k).
-FOCUS_CANDIDATES = env_int("FOCUS_CANDIDATES", 400)
-# Hybrid word search: weights of the text and meaning rankings in the reciprocal rank fusion.
-# Text counts double: a title or category an admin wrote is stronger evidence than a vector.
-HYBRID_TEXT_WEIGHT = float(env_str("HYBRID_TEXT_WEIGHT", "2"))
-HYBRID_SEMANTIC_WEIGHT = float(env_str("HYBRID_SEMANTIC_WEIGHT", "1"))
-# "More like this" and search by photo in blend mode: the meaning space's share of the similarity.
-# Measured on the dev photos (precision@10 within Pascal categories): 0.5 -> 0.792, 0.6 -> 0.801,
-# 0.7 -> 0.802, 0.8 -> 0.803; 0.7 sits in the plateau and keeps looks mattering.
-BLEND_MEANING_WEIGHT = float(env_str("BLEND_MEANING_WEIGHT", "0.7"))
-# Word search: share of the meaning space for words that name WordNet synsets, against the word
-# space (measured in ml/meaning.py, WORD_MEANING_WEIGHT).
-WORD_MEANING_WEIGHT = float(env_str("WORD_MEANING_WEIGHT", "0.7"))
-# Trained image-to-word models (learning.training): defaults chosen by measurement, see the README.
-JOINT_LOSS = env_str("JOINT_LOSS", "cosine")  # or "hinge" (DeViSE's rank loss)
-JOINT_HIDDEN = env_int("JOINT_HIDDEN", 512)  # the head's hidden layer
-JOINT_BLEND = float(env_str("JOINT_BLEND", "0.5"))  # share of the zero-shot (ConSE) vector in a trained space
-JOINT_HOLDOUT = float(env_str("JOINT_HOLDOUT", "0.2"))  # labelled items kept out of training, for evaluate
-# One thread: on 2 shared cores, 2 OpenMP threads ran the head 9x slower (spinning at every small op).
-TRAINING_THREADS = env_int("TRAINING_THREADS", 1)
-# After training, switch to the new space if it beats the active one on the catalogue's evaluation.
-JOINT_AUTO_ACTIVATE = env_bool("JOINT_AUTO_ACTIVATE", True)
-# Refuse to activate a joint space that does not beat the active one on the catalogue's evaluation.
-JOINT_ACTIVATION_REQUIRES_IMPROVEMENT = env_bool("JOINT_ACTIVATION_REQUIRES_IMPROVEMENT", False)
 
 # --- Read replicas (config/db_router.py, docs/scaling.md) ---------------------------------
 # Streaming replicas of the primary, comma-separated URLs: searches read from them. The project's
@@ -295,9 +293,6 @@ for _alias, _url in zip(DATABASE_REPLICAS, DATABASE_REPLICA_URLS, strict=True):
     DATABASES[_alias] = replica_database(_url, DATABASES["default"], REPLICA_CONNECT_TIMEOUT)
 DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+_console = {"console": {"class": "logging.StreamHandler"}}
+LOGGING = {"version": 1, "disable_existing_loggers": False, "handlers": _console}
+LOGGING["root"] = {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")}

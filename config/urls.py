@@ -6,6 +6,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 handler404 = "config.api_errors.not_found"
+handler500 = "config.unavailable.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

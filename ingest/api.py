@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -30,7 +29,7 @@ class IsStaff(BasePermission):
 
 
 class ImageUploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = catalog_api.OneFileField()
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
     category = serializers.CharField(max_length=120, help_text="Category slug or name; a new name creates it.")
@@ -56,6 +55,7 @@ class ImageViewSet(catalog_api.ImageViewSet):
             ),
             413: ERROR,
             415: ERROR,  # a body that is not multipart (or is malformed)
+            503: ERROR,  # the storage refused the file (nothing is kept)
         },
     )
     def create(self, request: Request) -> Response:
@@ -64,7 +64,7 @@ class ImageViewSet(catalog_api.ImageViewSet):
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
         name = data["category"].strip()
-        category = Category.objects.filter(Q(slug=name) | Q(name__iexact=name)).first()
+        category = Category.objects.filter(slug=name).first() or catalog.find_category(name)
         image = services.add_image(
             data=read_upload(data["file"], max_bytes=settings.MAX_UPLOAD_BYTES),
             filename=data["file"].name,

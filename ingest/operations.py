@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from infra.cache import cache_call_or
+
 LAST_RECONCILE_KEY = "operations:last-reconcile"
 
 
@@ -29,4 +31,5 @@ def record_reconcile(*, queued: int) -> None:
 
 
 def last_reconcile() -> dict[str, datetime | int] | None:
-    return cache.get(LAST_RECONCILE_KEY)
+    """The reconciler's last run; None also while Redis does not answer (the page still renders)."""
+    return cache_call_or(lambda: cache.get(LAST_RECONCILE_KEY), None)

@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 
+from catalog import files as catalog_files
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog
 from ingest import operations, pipeline
@@ -58,7 +60,7 @@ def process_images(self, image_ids: list[int], include_ready: bool = False) -> N
 def _publish(batch: list[int], include_ready: bool, queue: str | None) -> None:
     try:
         process_images.apply_async((batch,), {"include_ready": include_ready}, queue=queue)
-    except BrokerError:
+    except (BrokerError, RedisError, OSError):
         # The items are saved as pending; the reconciler queues them once the broker is back.
         logger.exception("Could not queue images %s; the reconciler will queue them later", batch)
 
@@ -100,3 +102,9 @@ def reconcile() -> int:
     if ids:
         logger.info("Reconciler queued images %s", ids)
     return len(ids)
+
+
+@shared_task(ignore_result=True)
+def remove_orphan_files() -> int:
+    """Delete stored files no item references (run every ORPHAN_SWEEP_INTERVAL seconds by beat)."""
+    return len(catalog_files.remove_orphan_files(older_than=timedelta(seconds=settings.ORPHAN_FILES_AFTER)))

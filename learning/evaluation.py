@@ -19,7 +19,8 @@ import numpy as np
 from django.conf import settings
 from PIL import Image as PILImage
 
-from catalog.models import Category, Image
+from catalog import services as catalog_services
+from catalog.models import Image
 from ml.embed import Vocabulary
 from ml.images import open_image
 from ml.metrics import neighbour_precision, precision_at, r_precision
@@ -48,7 +49,7 @@ class EvalSet:
 
 def label_words(label: str) -> list[str]:
     """A label's words: those of the catalogue category of that name, else the label's own."""
-    category = Category.objects.filter(name__iexact=label).first()
+    category = catalog_services.find_category(label)
     return category.words if category else words_of(label)
 
 

@@ -10,13 +10,14 @@ reaches the EPS plugin (which would run Ghostscript).
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
 register_heif_opener()  # HEIC/HEIF photos from phones
@@ -74,10 +75,12 @@ def decode_image(
 ) -> DecodedImage:
     """Detect the format from the bytes (allowlist only), verify, decode and normalise.
 
-    With `at_least` (longer side, shorter side), a JPEG may be decoded at 1/2, 1/4 or 1/8 of its
-    size, as long as the picture stays at least that large: libjpeg scales while it decodes
-    (Pillow's `draft`), several times faster than decoding every pixel and resizing afterwards.
-    The whole file is still decoded, so damaged files are refused all the same."""
+    With `at_least` (longer side, shorter side) the picture is made no larger than it needs to
+    be before it is converted to RGB, which bounds what a small file of many pixels costs: a JPEG
+    is decoded at 1/2, 1/4 or 1/8 of its size (libjpeg scales while it decodes, Pillow's `draft`),
+    other formats are decoded whole and reduced by a whole factor at once (a 1-bit 6300x6300 PNG
+    is 40 MB decoded, 119 MB in RGB). The whole file is still decoded, so damaged files are
+    refused all the same."""
     if not data:
         raise InvalidImage("The file is empty.")
     formats = list(ALLOWED_FORMATS)
@@ -93,9 +96,11 @@ def decode_image(
                 )
             probe.verify()  # catches truncated and corrupt files cheaply
             image = Image.open(io.BytesIO(data), formats=formats)
+            target = None
             if at_least is not None:
                 longer, shorter = at_least
-                image.draft("RGB", (longer, shorter) if width >= height else (shorter, longer))
+                target = (longer, shorter) if width >= height else (shorter, longer)
+                image.draft("RGB", target)
             image.load()  # the first frame of an animation
     except InvalidImage:
         raise
@@ -107,10 +112,14 @@ def decode_image(
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidImage(f"The image file is damaged or incomplete ({exc}).") from None
+    detected = image.format
+    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    if target is not None:
+        image = _reduced(image, target)
     # EXIF orientations 5 to 8 turn the picture a quarter: width and height swap.
-    turned = image.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)
+    turned = orientation in (5, 6, 7, 8)
     return DecodedImage(
-        picture=_normalise(image), format=image.format, size=(height, width) if turned else (width, height)
+        picture=_normalise(image, orientation), format=detected, size=(height, width) if turned else (width, height)
     )
 
 
@@ -122,8 +131,59 @@ def open_image(
     return decode_image(data, max_pixels=max_pixels, at_least=at_least).picture
 
 
-def _normalise(image: Image.Image) -> Image.Image:
-    image = ImageOps.exif_transpose(image)
+_query_slots: dict[int, threading.BoundedSemaphore] = {}
+
+
+def open_query_photo(data: bytes, *, max_pixels: int, concurrent: int) -> Image.Image:
+    """A photo sent to search by: decoded at the scale the encoder needs, at most `concurrent`
+    at a time in this process (each thread waits for a slot), so that many searches at once cost
+    a bounded amount of memory."""
+    slots = _query_slots.setdefault(concurrent, threading.BoundedSemaphore(concurrent))
+    with slots:
+        return decode_image(data, max_pixels=max_pixels, at_least=(MODEL_RESIZE, MODEL_RESIZE)).picture
+
+
+def _reduced(image: Image.Image, target: tuple[int, int]) -> Image.Image:
+    """The image shrunk by the largest whole factor that keeps it at least `target` (width, height)."""
+    factor = min(image.size[0] // target[0], image.size[1] // target[1])
+    if factor < 2:
+        return image
+    if image.mode in REDUCIBLE_MODES:
+        return image.reduce(factor)
+    if image.mode == "1":  # no reduce for bilevel pixels; grey keeps the line art's tones
+        mode = "L"
+    elif image.mode == "P":  # palette indexes cannot be averaged
+        mode = "RGBA" if image.has_transparency_data else "RGB"
+    else:
+        return image
+    # Converted and reduced a band at a time: converting a 40 Mpx bilevel image whole would
+    # cost another 40 MB (grey) or 160 MB (a palette image to RGBA).
+    width, height = image.size
+    reduced = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    band = factor * 8  # rows; a multiple of the factor, so that bands reduce as the whole would
+    for top in range(0, height, band):
+        strip = image.crop((0, top, width, min(height, top + band))).convert(mode)
+        reduced.paste(strip.reduce(factor), (0, top // factor))
+    return reduced
+
+
+# Modes Image.reduce accepts (others, such as 16-bit greys, are normalised at full size).
+REDUCIBLE_MODES = {"L", "LA", "La", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "I", "F"}
+# EXIF orientation -> the transposition that shows the picture upright (as ImageOps.exif_transpose).
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _normalise(image: Image.Image, orientation: int) -> Image.Image:
+    if orientation in UPRIGHT:
+        image = image.transpose(UPRIGHT[orientation])
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit greyscale (PNG, TIFF): keep the high byte; a plain convert would clip to white.
         pixels = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)

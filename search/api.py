@@ -22,7 +22,7 @@ from catalog.api import ERROR
 from catalog.models import Category
 from catalog.selectors import images_visible_to
 from ml.imagenet import NUM_CLASSES, matching_classes
-from ml.images import open_image, read_upload
+from ml.images import open_query_photo, read_upload
 from search import modes
 from search.parsing import QueryError
 from search.throttles import FocusSearchThrottle, PhotoSearchThrottle, SearchThrottle
@@ -131,10 +131,14 @@ def similarity(request: Request) -> str:
 @parser_classes([MultiPartParser])
 def search_by_photo(request: Request) -> Response:
     """Items similar to an uploaded photo (the photo is not stored)."""
-    upload = request.FILES.get("file")
-    if upload is None:
-        raise QueryError("Send the photo as the multipart field `file`.")
-    picture = open_image(read_upload(upload, max_bytes=settings.MAX_UPLOAD_BYTES), max_pixels=settings.MAX_IMAGE_PIXELS)
+    files = request.FILES.getlist("file")
+    if len(files) != 1:
+        raise QueryError("Send one photo as the multipart field `file`.")
+    picture = open_query_photo(
+        read_upload(files[0], max_bytes=settings.MAX_UPLOAD_BYTES),
+        max_pixels=settings.PHOTO_SEARCH_MAX_PIXELS,
+        concurrent=settings.PHOTO_DECODE_CONCURRENCY,
+    )
     how = similarity(request)
     return image_results_response(
         request, lambda filters, focus: modes.similar_to_photo(picture, filters, focus_class=focus, similarity=how)

@@ -10,7 +10,7 @@ from PIL import Image as PILImage
 
 from catalog.models import Category
 from ml.imagenet import CLASS_NAMES, check_class_index, matching_classes
-from ml.images import InvalidImage, open_image, read_upload
+from ml.images import InvalidImage, open_query_photo, read_upload
 from search import modes
 
 # "281", "tabby (281)" or a class name.
@@ -100,8 +100,10 @@ class PhotoSearchForm(FocusForm):
         """The decoded photo (nothing is stored): the size limit, then the one image opener."""
         upload = self.cleaned_data["file"]
         try:
-            return open_image(
-                read_upload(upload, max_bytes=settings.MAX_UPLOAD_BYTES), max_pixels=settings.MAX_IMAGE_PIXELS
+            return open_query_photo(
+                read_upload(upload, max_bytes=settings.MAX_UPLOAD_BYTES),
+                max_pixels=settings.PHOTO_SEARCH_MAX_PIXELS,
+                concurrent=settings.PHOTO_DECODE_CONCURRENCY,
             )
         except InvalidImage as exc:
             raise forms.ValidationError(str(exc)) from None

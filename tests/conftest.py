@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
 from django.conf import settings
@@ -299,3 +300,10 @@ def remove_trained_spaces() -> None:
         JointModel.objects.filter(pk=model.pk).update(state=JointModel.State.FAILED)
         model.state = JointModel.State.FAILED
         spaces_services.delete_space(model.space)
+
+
+@pytest.fixture
+def one_searchable_item(committed_db) -> None:
+    """One processed item (committed), so that searches by a real web server have something to rank."""
+    picture = np.random.default_rng(40).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    add_processed_images([(png_bytes(picture), "a.png", "A bird", "Birds")])

@@ -214,15 +214,15 @@ def terminate_other_backends() -> int:
 
 
 @contextmanager
-def gunicorn() -> Iterator[str]:
-    """The website in a real gunicorn (one process, one thread) with a pool of connections, as
-    config/gunicorn.py gives every web process: its connections stay open between requests."""
+def gunicorn(*options: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """The website in a real gunicorn (by default one process, one thread: one persistent connection)."""
     port = free_port()
     log = open(BASE_DIR / ".local" / "test-gunicorn.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "1"],
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "1"]
+        + list(options),
         cwd=BASE_DIR,
-        env={**subprocess_environment(), "DB_POOL_MAX_SIZE": "1", "DB_POOL_MIN_SIZE": "1"},
+        env={**subprocess_environment(), **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -250,7 +250,8 @@ def test_web_and_worker_reconnect_after_the_database_drops_their_connections(
     first = services.create_image(data=random_png(20), filename="a.png", category=category)
     tasks.process_images.delay([first.pk])
     assert wait_until_settled(first).status == Image.Status.READY
-    with gunicorn() as url:
+    # The production config: the web process keeps its connection in its pool (one thread, one).
+    with gunicorn("--config", "config/gunicorn.py", "--threads", "1") as url:
         assert requests.get(f"{url}/", timeout=10).status_code == 200  # and so does the web process
 
         # Celery closes the worker's connections around each task; the web process keeps its own.

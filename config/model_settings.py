@@ -1,0 +1,48 @@
+"""Settings of the models and of search quality: encoders, vocabularies, tags, blend weights,
+trained word models. Read from the environment like the rest (`config.settings` imports them);
+the figures behind each default are in docs/search.md and docs/learning.md."""
+
+from pathlib import Path
+
+from config.env import LOCAL_DIR, env_bool, env_int, env_str
+
+IMAGE_ENCODER = env_str("IMAGE_ENCODER", "efficientnet_lite0")  # or "vgg16"
+ENCODER_RUNTIME = env_str("ENCODER_RUNTIME", "onnx")  # or "torch"
+MODEL_DIR = Path(env_str("MODEL_DIR", str(LOCAL_DIR / "models")))  # exported ONNX models
+VGG16_WEIGHTS = env_str("VGG16_WEIGHTS", "") or None  # a .pth file; else torchvision's cache
+# Threads of the encoder in each process (0: one per core). One: a worker process also decodes,
+# thumbnails and writes between encoder runs, so one single-threaded process per core kept 2 cores
+# busier than one process with two threads (`manage.py benchmark_ingest`).
+ENCODER_THREADS = env_int("ENCODER_THREADS", 1)
+WORD_VECTORS_LIMIT = env_int("WORD_VECTORS_LIMIT", 400_000)  # most frequent GloVe words loaded
+TAG_VOCABULARY_SIZE = env_int("TAG_VOCABULARY_SIZE", 50_000)  # tags come from the N most frequent words
+TAGS_PER_IMAGE = env_int("TAGS_PER_IMAGE", 10)
+CONSE_TOP_T = env_int("CONSE_TOP_T", 10)
+EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 16)
+SEARCH_MAX_K = env_int("SEARCH_MAX_K", 100)
+HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100)
+# Focused search re-ranks this many candidates from the plain index exactly (docs/benchmarks.md:
+# recall against the exact scan at each size); 0: the exact scan of every item (slow past 100k).
+FOCUS_CANDIDATES = env_int("FOCUS_CANDIDATES", 400)
+# Hybrid word search: weights of the text and meaning rankings in the reciprocal rank fusion.
+# Text counts double: a title or category an admin wrote is stronger evidence than a vector.
+HYBRID_TEXT_WEIGHT = float(env_str("HYBRID_TEXT_WEIGHT", "2"))
+HYBRID_SEMANTIC_WEIGHT = float(env_str("HYBRID_SEMANTIC_WEIGHT", "1"))
+# "More like this" and search by photo in blend mode: the meaning space's share of the similarity.
+# Measured on the dev photos (precision@10 within Pascal categories): 0.5 -> 0.792, 0.6 -> 0.801,
+# 0.7 -> 0.802, 0.8 -> 0.803; 0.7 sits in the plateau and keeps looks mattering.
+BLEND_MEANING_WEIGHT = float(env_str("BLEND_MEANING_WEIGHT", "0.7"))
+# Word search: share of the meaning space for words that name WordNet synsets, against the word
+# space (measured in ml/meaning.py, WORD_MEANING_WEIGHT).
+WORD_MEANING_WEIGHT = float(env_str("WORD_MEANING_WEIGHT", "0.7"))
+# Trained image-to-word models (learning.training): defaults chosen by measurement, see the README.
+JOINT_LOSS = env_str("JOINT_LOSS", "cosine")  # or "hinge" (DeViSE's rank loss)
+JOINT_HIDDEN = env_int("JOINT_HIDDEN", 512)  # the head's hidden layer
+JOINT_BLEND = float(env_str("JOINT_BLEND", "0.5"))  # share of the zero-shot (ConSE) vector in a trained space
+JOINT_HOLDOUT = float(env_str("JOINT_HOLDOUT", "0.2"))  # labelled items kept out of training, for evaluate
+# One thread: on 2 shared cores, 2 OpenMP threads ran the head 9x slower (spinning at every small op).
+TRAINING_THREADS = env_int("TRAINING_THREADS", 1)
+# After training, switch to the new space if it beats the active one on the catalogue's evaluation.
+JOINT_AUTO_ACTIVATE = env_bool("JOINT_AUTO_ACTIVATE", True)
+# Refuse to activate a joint space that does not beat the active one on the catalogue's evaluation.
+JOINT_ACTIVATION_REQUIRES_IMPROVEMENT = env_bool("JOINT_ACTIVATION_REQUIRES_IMPROVEMENT", False)
