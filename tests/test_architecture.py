@@ -4,6 +4,7 @@ Floors, lowest first; a module may import its own app and the floors below it, n
 above it nor a neighbour on its own floor:
 
     ml                  models and maths, no Django
+    infra               helpers any app may use on a request path (the cache with a fallback)
     catalog             items, categories, states, browsing
     spaces              embedding spaces, their vectors and indexes
     ingest | search     upload -> vectors  |  query -> SQL (neither knows the other)
@@ -25,6 +26,7 @@ from tests.conftest import BASE_DIR
 
 FLOORS: list[tuple[str, ...]] = [
     ("ml",),
+    ("infra",),
     ("catalog",),
     ("spaces",),
     ("ingest", "search"),
