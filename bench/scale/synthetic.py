@@ -19,7 +19,7 @@ import numpy as np
 from django.db import connection
 from django.utils import timezone
 
-from bench.measure_hierarchy import DevSet
+from bench.dev_photos import DevSet
 from ml.conse import conse_vectors, softmax
 from ml.imagenet import CLASS_NAMES
 from ml.meaning import image_tags, meaning_vectors
