@@ -84,13 +84,14 @@ class ScaleCatalogue:
         """New items up to `size`, with vectors in the spaces of `kinds`."""
         while len(self.ids) < size:
             count = min(CHUNK, size - len(self.ids))
-            batch = synthetic_batch(self.dev, self.class_matrix, count, self.rng, meaning=Kind.MEANING in kinds)
+            batch = synthetic_batch(self.dev, self.class_matrix, count, self.rng)
             ids = insert_items(batch, self.labels, self.category_ids, len(self.ids))
-            by_kind = {Kind.IMAGE: batch.features, Kind.MEANING: batch.meaning, Kind.JOINT: batch.joint}
+            embedded = batch.embedded
+            by_kind = {Kind.IMAGE: embedded.features, Kind.MEANING: embedded.meaning, Kind.JOINT: embedded.conse}
             for kind in kinds:
                 insert_vectors(self.spaces[kind].pk, ids, by_kind[kind])
                 self.vectors[kind].append(by_kind[kind].astype(np.float16))  # ground truth, half the memory
-            self.top_class.append(np.argmax(batch.probabilities, axis=1))
+            self.top_class.append(np.array([classes[0]["index"] for classes in embedded.classes]))
             self.ids += ids
         with connection.cursor() as cursor:
             cursor.execute(SEARCH_DOCUMENT_SQL.format(where="i.search_document IS NULL"))

@@ -128,9 +128,9 @@ def render(results: list[SizeResult], words: WordIndex, elapsed: float, quick: b
         f", {elapsed / 60:.1f} min. Machine: {machine()}. gunicorn {serving.web_workers()} workers ×"
         f" {serving.web_threads()} threads; the client runs on the same machine.",
         "",
-        "Synthetic items drawn around the 500 development photos (`_scale.py`): each mixes two real",
-        "photos' CNN features and logits (shares 0.6–1 and 0.4–0), with noise; its meaning and word-space",
-        "vectors, classes and tags are computed from those by the worker's own functions. Up to 100k",
+        "Synthetic items drawn around the 500 development photos (`bench/scale/synthetic.py`): each mixes",
+        "two real photos' CNN features and logits (shares 0.6–1 and 0.4–0), with noise; its meaning and",
+        "word-space vectors, classes and tags are computed from those by the worker's own `ml.embed`. Up to 100k",
         "items every space is filled; at 1M only the word space (see below). Latencies in ms over HTTP,",
         "warm, one keep-alive client, the API's default k = 24; recall@10 against exact search (numpy)",
         "over 100 items' own vectors; index latency in-process (one SQL query, no HTTP).",
