@@ -48,11 +48,9 @@ def flipped_crop(picture: Image.Image) -> Image.Image:
 
 
 def lite0_encoder() -> Encoder:
-    """EfficientNet-Lite0 in torch (its module moves to ml.torch_encoders with the ONNX runtime)."""
-    try:
-        from ml.torch_encoders import EfficientNetLite0Encoder
-    except ImportError:
-        from ml.encoders import EfficientNetLite0Encoder
+    """EfficientNet-Lite0 in torch (imported here: torch is needed only when there is no cache)."""
+    from ml.torch_encoders import EfficientNetLite0Encoder
+
     return EfficientNetLite0Encoder()
 
 

@@ -76,7 +76,7 @@ def focused_recall(
     for candidates in (0, *FOCUS_SWEEP):
         found, durations = 0, []
         for probe in probes[:5] if candidates == 0 else probes:
-            weights = query_vectors.focus_weights(space, int(top_class[probe]))
+            weights = query_vectors.focus(space, int(top_class[probe])).weights
             with override_settings(FOCUS_CANDIDATES=candidates):
                 sql, params = ranking.nearest_images_sql(
                     space, features[probe], k=10, exclude_id=ids[probe], weights=weights
