@@ -30,7 +30,7 @@ def top_classes(probabilities_row: np.ndarray, k: int = 5) -> list[tuple[int, fl
 
 # A class vector is (1 - ANCESTOR_SHARE) x its name + ANCESTOR_SHARE x its basic-level ancestors'
 # names, the k-th nearest weighted ANCESTOR_DECAY**k (parent 1, next 1/2, ...). Measured on the 500
-# development photos (python -m ml.measure_hierarchy), against the former hand-made group words:
+# development photos (python -m bench.measure_hierarchy), against the former hand-made group words:
 # class-label search unchanged (92.8% of photos in the top 10 for their own label), R-precision of
 # the Pascal VOC words 0.44 -> 0.61 (WordNet relevance) and of 200-odd other WordNet hypernyms
 # ("snake", "truck", "monkey") 0.30 -> 0.54. More ancestor weight finds more by broad words and

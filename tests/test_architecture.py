@@ -97,7 +97,7 @@ def test_layers_import_only_downwards() -> None:
         ("ingest.pipeline", "def f():\n    from search import ranking"),  # a neighbour, lazily
         ("spaces.selectors", "import learning.evaluation"),  # upwards, plain import
         ("ml.embed", "from django.conf import settings"),  # ml knows no framework
-        ("search.modes", "from bench.measure_hierarchy import DevSet"),  # nothing imports bench
+        ("search.modes", "from bench.dev_photos import DevSet"),  # nothing imports bench
     ],
 )
 def test_the_layer_check_catches_a_wrong_import(module: str, source: str) -> None:

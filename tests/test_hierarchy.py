@@ -12,18 +12,9 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from bench.measure_hierarchy import (
-    PASCAL_WORDS,
-    DevSet,
-    Encoder,
-    copies_found,
-    label_search,
-    load_dev_set,
-    mean_defined,
-    pascal_r_precision,
-    precision_at_10,
-    word_search,
-)
+from bench.dev_photos import DevSet, Encoder, load_dev_set
+from bench.similarity_quality import copies_found, precision_at_10
+from bench.word_search_quality import PASCAL_WORDS, label_search, mean_defined, pascal_r_precision, word_search
 from ml.conse import class_word_matrix, conse_vectors, softmax
 from ml.hierarchy import CLASSES_FILE, SYNSETS_FILE, load_hierarchy
 from ml.imagenet import CLASS_NAMES

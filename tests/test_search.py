@@ -16,7 +16,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 from rest_framework.test import APIClient
 
-from bench.measure_hierarchy import PASCAL_WORDS, relevant_classes
+from bench.word_search_quality import PASCAL_WORDS, relevant_classes
 from search import ranking
 from spaces import selectors as spaces_selectors
 from spaces.models import EmbeddingSpace
@@ -82,7 +82,7 @@ def test_word_dog_returns_dog_photos_first(api, catalogue) -> None:
 
 def test_pascal_words_find_their_kinds_through_the_service(api, catalogue) -> None:
     """The 20 Pascal words, semantic mode, on demo + dev photos; relevant: a photo whose class is
-    the word's WordNet hyponym. ml.measure_hierarchy measures 0.89 for the same ranking offline."""
+    the word's WordNet hyponym. bench.measure_hierarchy measures 0.89 for the same ranking offline."""
     classes = {catalogue["by_file"][row["file"]].pk: int(row["imagenet_index"]) for row in catalogue["rows"]}
     precision = {}
     for category, (text, names) in PASCAL_WORDS.items():

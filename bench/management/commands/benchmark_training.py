@@ -14,7 +14,7 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from bench.management.commands._report import write_section
+from bench.report import write_section
 from learning import datasets, training
 from ml.devise import stratified_split, train_head
 from spaces import selectors as spaces_selectors

@@ -1,0 +1,106 @@
+"""The catalogue the scale benchmark searches: a copy of the database, its items replaced by
+synthetic ones (`synthetic`), grown size by size, with the vectors kept in memory as ground truth."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import psycopg
+from django.conf import settings
+from django.core.management.base import CommandError
+from django.db import connection
+from django.utils.text import slugify
+
+from bench.dev_photos import DevSet
+from bench.scale.synthetic import CHUNK, insert_items, insert_vectors, synthetic_batch
+from catalog.models import Category
+from catalog.services import SEARCH_DOCUMENT_SQL
+from spaces import selectors as spaces_selectors
+from spaces.models import EmbeddingSpace
+
+Kind = EmbeddingSpace.Kind
+SPACE_KINDS = (Kind.IMAGE, Kind.MEANING, Kind.JOINT)
+
+
+@contextmanager
+def scale_database(*, keep: bool = False) -> Iterator[str]:
+    """Django switched to a fresh copy of its database; yields the copy's URL, drops it after
+    unless `keep`."""
+    source = connection.settings_dict["NAME"]
+    copy = f"{source}_scale"
+    connection.close()
+    admin_url = urlunsplit(urlsplit(settings.DATABASE_URL)._replace(path="/template1"))
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+        try:
+            admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
+        except psycopg.errors.ObjectInUse as exc:
+            raise CommandError(f"Stop what uses the database first (./dev run, a worker): {exc}") from None
+    connection.settings_dict["NAME"] = copy
+    try:
+        yield urlunsplit(urlsplit(settings.DATABASE_URL)._replace(path=f"/{copy}"))
+    finally:
+        connection.close()
+        connection.settings_dict["NAME"] = source
+        if not keep:
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+
+
+class ScaleCatalogue:
+    """The synthetic items in the database copy, in insertion order: their ids, each space's
+    vectors (float16, for exact search in numpy) and each item's most probable class."""
+
+    def __init__(self, dev: DevSet, dataset: Path, rng: np.random.Generator) -> None:
+        """Empties the catalogue (of the copy) and makes a category per Pascal category of the photos."""
+        self.dev, self.rng = dev, rng
+        self.spaces = {kind: spaces_selectors.active_space(kind) for kind in SPACE_KINDS}
+        if None in self.spaces.values():
+            raise CommandError("No processed images yet: run `./dev run` (or load_demo and a worker) once.")
+        self.class_matrix = spaces_selectors.class_vectors(self.spaces[Kind.JOINT].word_space)
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE catalog_image CASCADE")
+        with (dataset / "labels.csv").open() as handle:
+            rows = list(csv.DictReader(handle))
+        self.labels = [row["imagenet_label"] for row in rows]
+        names = [row["pascal_category"] or "other" for row in rows]
+        categories = {
+            name: Category.objects.get_or_create(slug=slugify(f"scale-{name}"), defaults={"name": f"Scale {name}"})[
+                0
+            ].pk
+            for name in set(names)
+        }
+        self.category_ids = [categories[name] for name in names]
+        self.ids: list[int] = []
+        self.vectors: dict[str, list[np.ndarray]] = {kind: [] for kind in SPACE_KINDS}
+        self.top_class: list[np.ndarray] = []
+
+    def grow(self, size: int, kinds: tuple[str, ...]) -> None:
+        """New items up to `size`, with vectors in the spaces of `kinds`."""
+        while len(self.ids) < size:
+            count = min(CHUNK, size - len(self.ids))
+            batch = synthetic_batch(self.dev, self.class_matrix, count, self.rng)
+            ids = insert_items(batch, self.labels, self.category_ids, len(self.ids))
+            embedded = batch.embedded
+            by_kind = {Kind.IMAGE: embedded.features, Kind.MEANING: embedded.meaning, Kind.JOINT: embedded.conse}
+            for kind in kinds:
+                insert_vectors(self.spaces[kind].pk, ids, by_kind[kind])
+                self.vectors[kind].append(by_kind[kind].astype(np.float16))  # ground truth, half the memory
+            self.top_class.append(np.array([classes[0]["index"] for classes in embedded.classes]))
+            self.ids += ids
+        with connection.cursor() as cursor:
+            cursor.execute(SEARCH_DOCUMENT_SQL.format(where="i.search_document IS NULL"))
+            cursor.execute("ANALYZE")
+
+    def rows(self, kind: str) -> np.ndarray:
+        """Every item's vector in the space of `kind`, row i for ids[i]."""
+        return np.concatenate(self.vectors[kind]).astype(np.float32)
+
+    def top_classes(self) -> np.ndarray:
+        """Every item's most probable class, row i for ids[i]."""
+        return np.concatenate(self.top_class)
