@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from catalog.models import Category, Image
+from catalog.titles import title_from_filename
 from ml.images import InvalidImage, decode_image, read_upload
 
 
@@ -49,11 +50,6 @@ def get_or_create_category(name: str, *, trained_on: bool = True) -> Category:
         except IntegrityError:
             continue  # created (or its slug taken) meanwhile: look again
     raise IntegrityError(f"Could not create the category {name!r}.")
-
-
-def title_from_filename(filename: str) -> str:
-    stem = PurePath(filename).stem
-    return stem.replace("_", " ").replace("-", " ").strip()[:200] or "Untitled"
 
 
 def create_image(

@@ -5,10 +5,12 @@ from urllib.parse import urlencode
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 
 from catalog import selectors
 from catalog.htmx import wants_partial
 from catalog.models import Category
+from catalog.pagination import Pager
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -18,6 +20,7 @@ def home(request: HttpRequest) -> HttpResponse:
     categories = selectors.categories_with_counts()
     context = {
         "page": page,
+        "pager": Pager.from_page(page),
         "pager_query": f"{urlencode({'category': slug})}&" if slug else "",
         "category": category,
         "categories": categories[: selectors.HOME_CATEGORIES],
@@ -31,7 +34,13 @@ def categories(request: HttpRequest) -> HttpResponse:
     """Every category, searchable by name: /categories/?q=; htmx gets only the list."""
     search = request.GET.get("q", "").strip()[:120]
     page = Paginator(selectors.categories_with_counts(search), 60).get_page(request.GET.get("page"))
-    context = {"page": page, "q": search, "pager_query": f"{urlencode({'q': search})}&"}
+    context = {
+        "page": page,
+        "pager": Pager.from_page(page),
+        "q": search,
+        "pager_query": f"{urlencode({'q': search})}&",
+        "pager_path": reverse("catalog:categories"),
+    }
     template = "catalog/_category_list.html" if wants_partial(request) else "catalog/categories.html"
     return render(request, template, context)
 

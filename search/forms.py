@@ -9,6 +9,7 @@ from django.conf import settings
 from PIL import Image as PILImage
 
 from catalog.models import Category
+from catalog.pagination import Pager
 from ml.imagenet import CLASS_NAMES, check_class_index, matching_classes
 from ml.images import InvalidImage, open_image, read_upload
 from search import modes
@@ -63,12 +64,31 @@ class FiltersForm(forms.Form):
     )
     k = forms.IntegerField(label="Results", min_value=1, required=False)
     min_score = forms.FloatField(label="Minimum score", min_value=-1, max_value=1, required=False)
+    page = forms.IntegerField(min_value=1, required=False)
+
+    paged = True  # results come in numbered pages (false where the query cannot be a link: a photo)
 
     def filters(self, default_k: int = 24) -> modes.Filters:
         data = self.cleaned_data
+        k = min(data.get("k") or default_k, settings.SEARCH_MAX_K)
         return modes.Filters(
-            k=data.get("k") or default_k, category=data.get("category"), min_score=data.get("min_score")
+            k=k,
+            category=data.get("category"),
+            min_score=data.get("min_score"),
+            offset=(self.page_number() - 1) * k,
+            lookahead=2 * k + 1 if self.paged else 0,
         )
+
+    def page_number(self) -> int:
+        """The page asked for, within the depth the pages go to."""
+        k = min(self.cleaned_data.get("k") or 24, settings.SEARCH_MAX_K)
+        return min(self.cleaned_data.get("page") or 1, max(1, settings.SEARCH_MAX_DEPTH // k))
+
+    def pager(self, results: modes.ImageResults | None) -> Pager | None:
+        if not self.paged or results is None or not results.hits:
+            return None
+        filters = self.filters()
+        return Pager.for_ranking(self.page_number(), filters.k, results.following, filters.lookahead)
 
 
 class WordSearchForm(FiltersForm):
@@ -92,6 +112,8 @@ class FocusForm(FiltersForm):
 
 
 class PhotoSearchForm(FocusForm):
+    paged = False
+
     file = forms.FileField(label="Photo", widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
 
     field_order = ["file", "similarity", "category", "focus_class", "k", "min_score"]

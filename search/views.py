@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from catalog.htmx import wants_partial
+from catalog.pagination import query_without_page
 from catalog.selectors import images_visible_to
 from ml.imagenet import matching_classes
 from search import modes, selectors
@@ -54,6 +55,8 @@ def image_search(request: HttpRequest) -> HttpResponse:
         "results": results,
         "error": error,
         "query_text": form.data.get("q", ""),
+        "pager": form.pager(results) if results else None,
+        "pager_query": query_without_page(request.GET),
     }
     return render_search(request, "search/images.html", context)
 
@@ -109,6 +112,8 @@ def similar_items(request: HttpRequest, pk: int) -> HttpResponse:
         "focus_text": class_option(results.focus_class) if results and results.focus_class is not None else "",
         "top_classes": image.classes[:5],
         "similarity_choices": modes.Similarity.choices,
+        "pager": form.pager(results) if results else None,
+        "pager_query": query_without_page(request.GET),
     }
     return render_search(request, "search/similar.html", context)
 

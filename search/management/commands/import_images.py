@@ -86,7 +86,6 @@ class Command(BaseCommand):
                     data=path.read_bytes(),
                     filename=path.name,
                     category=categories[category_name],
-                    title=services.title_from_filename(path.name),
                 )
                 created_ids.append(image.pk)
             except services.DuplicateImage:
