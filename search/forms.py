@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 from django import forms
@@ -11,12 +12,14 @@ from PIL import Image as PILImage
 from catalog.models import Category
 from catalog.pagination import Pager
 from ml.imagenet import CLASS_NAMES, check_class_index, matching_classes
-from ml.images import InvalidImage, open_image, read_upload
+from ml.images import InvalidImage, crop_to_box, open_image, read_upload, thumbnail_jpeg
 from search import modes
 
 # "281", "tabby (281)" or a class name.
 _INDEX_IN_TEXT = re.compile(r"^(?:.*\()?\s*(\d+)\s*\)?$")
 _SLUG = re.compile(r"[-\w]+")
+# A region of the photo: "left,top,right,bottom" as fractions of its width and height.
+_BOX = re.compile(r"^\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*$")
 
 
 def class_option(index: int) -> str:
@@ -104,7 +107,11 @@ class WordSearchForm(FiltersForm):
 class FocusForm(FiltersForm):
     focus_class = FocusClassField(label="Focus on a class", required=False)
     similarity = forms.ChoiceField(
-        label="Compare by", choices=modes.Similarity.choices, required=False, widget=forms.RadioSelect
+        label="Compare by",
+        choices=modes.Similarity.choices,
+        required=False,
+        initial=modes.Similarity.BLEND,
+        widget=forms.RadioSelect,
     )
 
     def similarity_mode(self) -> str:
@@ -114,9 +121,10 @@ class FocusForm(FiltersForm):
 class PhotoSearchForm(FocusForm):
     paged = False
 
-    file = forms.FileField(label="Photo", widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
+    file = forms.FileField(label="Photo", widget=forms.ClearableFileInput(attrs={"accept": "image/*,.heic,.heif"}))
+    box = forms.CharField(required=False, widget=forms.HiddenInput, max_length=100)
 
-    field_order = ["file", "similarity", "category", "focus_class", "k", "min_score"]
+    field_order = ["file", "box", "similarity", "category", "focus_class", "k", "min_score"]
 
     def clean_file(self) -> PILImage.Image:
         """The decoded photo (nothing is stored): the size limit, then the one image opener."""
@@ -127,6 +135,28 @@ class PhotoSearchForm(FocusForm):
             )
         except InvalidImage as exc:
             raise forms.ValidationError(str(exc)) from None
+
+    def clean(self) -> dict:
+        """Search by the region drawn on the photo, when there is one (the crop happens here, on
+        the decoded photo, so that no client-side resampling changes what the encoder sees)."""
+        data = super().clean()
+        box_text, picture = data.get("box") or "", data.get("file")
+        if box_text and picture is not None:
+            match = _BOX.match(box_text)
+            if not match:
+                self.add_error("box", "The box is not four numbers: left, top, right, bottom.")
+                return data
+            try:
+                data["file"] = crop_to_box(picture, tuple(float(v) for v in match.groups()))
+            except (InvalidImage, ValueError) as exc:
+                self.add_error("box", str(exc))
+        return data
+
+    def query_preview(self) -> str:
+        """The photo (or its region) searched by, as a small inline JPEG to show beside the
+        results: nothing is stored, so there is no address to link."""
+        picture = self.cleaned_data["file"]
+        return "data:image/jpeg;base64," + base64.b64encode(thumbnail_jpeg(picture, size=320, quality=80)).decode()
 
 
 class SimilarWordsForm(forms.Form):

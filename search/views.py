@@ -13,6 +13,7 @@ from catalog.htmx import wants_partial
 from catalog.pagination import query_without_page
 from catalog.selectors import images_visible_to
 from ml.imagenet import matching_classes
+from ml.images import FORMAT_NAMES
 from search import modes, selectors
 from search.forms import FocusForm, PhotoSearchForm, SimilarWordsForm, WordSearchForm, class_option
 from search.models import EmbeddingSpace
@@ -26,10 +27,10 @@ def form_errors(form) -> str:
     return " ".join(str(message) for errors in form.errors.values() for message in errors)
 
 
-def render_search(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+def render_search(request: HttpRequest, template: str, context: dict, partial: str = RESULTS_PARTIAL) -> HttpResponse:
     """The page, or its results partial for htmx; 400 when the query could not be answered."""
     status = 400 if context.get("error") else 200
-    return render(request, RESULTS_PARTIAL if wants_partial(request) else template, context, status=status)
+    return render(request, partial if wants_partial(request) else template, context, status=status)
 
 
 def answer_words(form, search):
@@ -65,12 +66,13 @@ def image_search(request: HttpRequest) -> HttpResponse:
 @throttle_page(PhotoSearchThrottle, FocusSearchThrottle)
 def photo_search(request: HttpRequest) -> HttpResponse:
     """Search by photo: GET shows the form, POST (multipart) runs the search. The photo is not kept."""
-    results, error = None, None
+    results, error, query_photo = None, None, None
     if request.method == "POST":
         form = PhotoSearchForm(request.POST, request.FILES)
         if not form.is_valid():
             error = form_errors(form)
         else:
+            query_photo = form.query_preview()
             try:
                 results = modes.similar_to_photo(
                     form.cleaned_data["file"],
@@ -83,8 +85,16 @@ def photo_search(request: HttpRequest) -> HttpResponse:
     else:
         form = PhotoSearchForm()
     focus_text = class_option(results.focus_class) if results and results.focus_class is not None else ""
-    context = {"form": form, "results": results, "error": error, "focus_text": focus_text}
-    return render_search(request, "search/photo.html", context)
+    context = {
+        "form": form,
+        "results": results,
+        "error": error,
+        "focus_text": focus_text,
+        "query_photo": query_photo,
+        "region": bool(form.is_bound and form.cleaned_data.get("box")) if query_photo else False,
+        "formats": FORMAT_NAMES,
+    }
+    return render_search(request, "search/photo.html", context, partial="search/_photo_results.html")
 
 
 @require_GET

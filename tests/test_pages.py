@@ -82,7 +82,7 @@ def test_htmx_gets_only_the_results_partial(client, demo_catalogue) -> None:
 def test_photo_page_finds_the_flipped_cropped_original(client, demo_catalogue) -> None:
     form = client.get("/search/photo/")
     assert form.status_code == 200
-    assert re.search(r'<input type="file" name="file"[^>]*accept="image/\*"', form.content.decode())
+    assert re.search(r'<input type="file" name="file"[^>]*accept="image/\*,\.heic', form.content.decode())
     picture = ImageOps.mirror(PILImage.fromarray(data.chelsea()))
     width, height = picture.size
     cropped = picture.crop((width // 10, height // 10, width - width // 10, height - height // 12))
@@ -171,3 +171,18 @@ def test_item_page_shows_tags_classes_and_more_like_this(client, demo_catalogue)
     assert ">More like this</a>" in html
     lazy = client.get(f"/search/similar/{chelsea.pk}/", {"k": 8}, headers={"HX-Request": "true"})
     assert "<html" not in lazy.content.decode() and len(hits(lazy)) == 3
+
+
+def test_photo_page_searches_by_a_box_and_refuses_a_bad_one(client, demo_catalogue) -> None:
+    def post(box: str):
+        upload = io.BytesIO(jpeg(PILImage.fromarray(data.chelsea())))
+        upload.name = "mine.jpg"
+        return client.post("/search/photo/", {"file": upload, "box": box})
+
+    found = post("0.1,0.05,0.9,0.95")
+    assert found.status_code == 200 and hits(found)[0][0] == demo_catalogue["chelsea"].pk
+    assert 'alt="The part of your photo searched by"' in found.content.decode()
+    assert "data:image/jpeg;base64," in found.content.decode()  # shown inline: the photo is not stored
+    for bad in ("left", "0.5,0.5,0.51,0.51", "1,2"):
+        refused = post(bad)
+        assert refused.status_code == 400 and 'class="error"' in refused.content.decode(), bad
