@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from catalog import trail
 from catalog.htmx import wants_partial
 from catalog.pagination import query_without_page
 from catalog.selectors import images_visible_to
@@ -21,6 +22,7 @@ from search.queries import QueryError
 from search.throttles import FocusSearchThrottle, PhotoSearchThrottle, SearchThrottle, throttle_page
 
 RESULTS_PARTIAL = "search/_results.html"
+SIMILAR_PREVIEW = "similar-preview"  # the id of the item page's similar items (templates/search/_item_annotations.html)
 
 
 def form_errors(form) -> str:
@@ -30,6 +32,10 @@ def form_errors(form) -> str:
 def render_search(request: HttpRequest, template: str, context: dict, partial: str = RESULTS_PARTIAL) -> HttpResponse:
     """The page, or its results partial for htmx; 400 when the query could not be answered."""
     status = 400 if context.get("error") else 200
+    results = context.get("results")
+    # The item page's own preview of similar items is not where a visitor came from.
+    if results is not None and request.method == "GET" and request.htmx.target != SIMILAR_PREVIEW:
+        trail.remember(request.session, (hit.image.pk for hit in results.hits), request.get_full_path())
     return render(request, partial if wants_partial(request) else template, context, status=status)
 
 

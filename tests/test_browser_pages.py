@@ -57,3 +57,38 @@ def test_pages_beyond_the_end_show_the_last_results(page: Page, site, dogs) -> N
     page.goto(f"{site.url}/search/?q=dog&page=99")
     expect(page.locator("#results .empty")).to_contain_text("on this page")
     expect(page.get_by_role("link", name="← Previous")).to_have_count(0)
+
+
+def test_item_page_larger_view_and_steps_through_the_results_seen(page: Page, site, dogs) -> None:
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{site.url}/search/?q=dog&k=8&page=2")
+    shown = card_ids(page)
+    page.locator("#results .card > a").nth(1).click()
+    expect(page).to_have_url(re.compile(rf"/images/{shown[1]}/$"))
+    steps = page.get_by_role("navigation", name="Results")
+    expect(steps).to_contain_text("2 of 8")
+    steps.get_by_role("link", name="Next").click()
+    expect(page).to_have_url(re.compile(rf"/images/{shown[2]}/$"))
+    page.keyboard.press("ArrowLeft")  # the arrow keys step too
+    expect(page).to_have_url(re.compile(rf"/images/{shown[1]}/$"))
+    page.get_by_role("navigation", name="Results").get_by_role("link", name="Previous").click()
+    expect(page).to_have_url(re.compile(rf"/images/{shown[0]}/$"))
+    expect(page.get_by_role("navigation", name="Results").get_by_role("link", name="Previous")).to_have_count(0)
+
+    expect(page.get_by_role("link", name="Download original")).to_have_attribute("download", "")
+    page.get_by_role("button", name="Larger view").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("img")).to_have_js_property("complete", True)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    page.get_by_role("link", name="← Back to results").click()
+    expect(page).to_have_url(f"{site.url}/search/?q=dog&k=8&page=2")
+    assert card_ids(page) == shown
+
+
+def test_an_item_opened_directly_has_no_steps(page: Page, site, dogs) -> None:
+    page.goto(f"{site.url}{dogs[0].get_absolute_url()}")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    expect(page.get_by_role("navigation", name="Results")).to_have_count(0)
