@@ -13,6 +13,7 @@ from catalog.models import Category
 from catalog.pagination import Pager
 from ml.imagenet import CLASS_NAMES, check_class_index, matching_classes
 from ml.images import InvalidImage, crop_to_box, open_image, read_upload, thumbnail_jpeg
+from ml.meaning import classes_named
 from search import modes
 
 # "281", "tabby (281)" or a class name.
@@ -22,13 +23,11 @@ _SLUG = re.compile(r"[-\w]+")
 _BOX = re.compile(r"^\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*$")
 
 
-def class_option(index: int) -> str:
-    """How a class is written in the focus input and its suggestions: "tabby (281)"."""
-    return f"{CLASS_NAMES[index]} ({index})"
-
-
 class FocusClassField(forms.Field):
-    """An ImageNet class, typed as its index, as a suggestion ("tabby (281)") or as its name."""
+    """An ImageNet class, typed as its name ("tabby"), as any word that names classes ("cat": the
+    one of them likeliest in the photo, see `class_scores`), or as its index ("281", "tabby (281)")."""
+
+    class_scores: dict[int, float] = {}  # the searched photo's class probabilities, when known
 
     def to_python(self, value) -> int | None:
         text = str(value or "").strip()
@@ -45,6 +44,9 @@ class FocusClassField(forms.Field):
         exact = [i for i, name in enumerate(CLASS_NAMES) if name.lower() == text.lower()]
         if exact:
             return exact[0]
+        named = classes_named(text)
+        if named:
+            return max(named, key=lambda index: self.class_scores.get(index, 0.0))  # first on a tie
         found = matching_classes(text, limit=1)
         if not found:
             raise forms.ValidationError(f"No ImageNet class is called “{text}”.")
@@ -105,7 +107,7 @@ class WordSearchForm(FiltersForm):
 
 
 class FocusForm(FiltersForm):
-    focus_class = FocusClassField(label="Focus on a class", required=False)
+    focus_class = FocusClassField(label="Focus on", required=False)
     similarity = forms.ChoiceField(
         label="Compare by",
         choices=modes.Similarity.choices,
@@ -114,8 +116,19 @@ class FocusForm(FiltersForm):
         widget=forms.RadioSelect,
     )
 
+    def __init__(self, *args, class_scores: dict[int, float] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["focus_class"].class_scores = class_scores or {}
+
     def similarity_mode(self) -> str:
         return self.cleaned_data.get("similarity") or modes.Similarity.BLEND
+
+    def focus_text(self, results: modes.ImageResults | None) -> str:
+        """What the focus input shows again: the words typed, or the name of the class given by number."""
+        if results is None or results.focus_class is None:
+            return ""
+        typed = str(self.data.get("focus_class", "")).strip()
+        return typed if typed and not _INDEX_IN_TEXT.match(typed) else CLASS_NAMES[results.focus_class]
 
 
 class PhotoSearchForm(FocusForm):

@@ -15,8 +15,9 @@ from catalog.pagination import query_without_page
 from catalog.selectors import images_visible_to
 from ml.imagenet import matching_classes
 from ml.images import FORMAT_NAMES
+from ml.meaning import names_starting
 from search import modes, selectors
-from search.forms import FocusForm, PhotoSearchForm, SimilarWordsForm, WordSearchForm, class_option
+from search.forms import FocusForm, PhotoSearchForm, SimilarWordsForm, WordSearchForm
 from search.models import EmbeddingSpace
 from search.queries import QueryError
 from search.throttles import FocusSearchThrottle, PhotoSearchThrottle, SearchThrottle, throttle_page
@@ -90,12 +91,11 @@ def photo_search(request: HttpRequest) -> HttpResponse:
                 error = str(exc)
     else:
         form = PhotoSearchForm()
-    focus_text = class_option(results.focus_class) if results and results.focus_class is not None else ""
     context = {
         "form": form,
         "results": results,
         "error": error,
-        "focus_text": focus_text,
+        "focus_text": form.focus_text(results),
         "query_photo": query_photo,
         "region": bool(form.is_bound and form.cleaned_data.get("box")) if query_photo else False,
         "formats": FORMAT_NAMES,
@@ -108,7 +108,7 @@ def photo_search(request: HttpRequest) -> HttpResponse:
 def similar_items(request: HttpRequest, pk: int) -> HttpResponse:
     """More like this: /search/similar/<pk>/?focus_class=&category=&k="""
     image = get_object_or_404(images_visible_to(request.user), pk=pk)
-    form = FocusForm(request.GET)
+    form = FocusForm(request.GET, class_scores={c["index"]: c["probability"] for c in image.classes})
     results, error = None, None
     if not form.is_valid():
         error = form_errors(form)
@@ -125,7 +125,7 @@ def similar_items(request: HttpRequest, pk: int) -> HttpResponse:
         "results": results,
         "error": error,
         "focus_class": results.focus_class if results else None,
-        "focus_text": class_option(results.focus_class) if results and results.focus_class is not None else "",
+        "focus_text": form.focus_text(results),
         "top_classes": image.classes[:5],
         "similarity_choices": modes.Similarity.choices,
         "pager": form.pager(results) if results else None,
@@ -136,9 +136,10 @@ def similar_items(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def class_options(request: HttpRequest) -> HttpResponse:
-    """Suggestions for the focus-class input: <option> elements for a <datalist>."""
-    text = request.GET.get("q") or request.GET.get("focus_class") or ""
-    options = [class_option(index) for index, _ in matching_classes(text, limit=20)]
+    """Suggestions for the focus input: words that name kinds of things ("cat"), then class names."""
+    text = (request.GET.get("q") or request.GET.get("focus_class") or "")[:100]
+    kinds = names_starting(text, limit=8)
+    options = kinds + [name for _, name in matching_classes(text, limit=20) if name.lower() not in kinds]
     return render(request, "search/_options.html", {"options": options})
 
 

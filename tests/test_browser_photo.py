@@ -42,7 +42,9 @@ def paste(page: Page, picture: bytes) -> None:
 
 
 def draw_box(page: Page, left: float, top: float, right: float, bottom: float) -> None:
-    area = page.locator("[data-preview-image]").bounding_box()
+    photo = page.locator("[data-preview-image]")
+    photo.evaluate("element => element.scrollIntoView({block: 'center'})")  # wholly on screen
+    area = photo.bounding_box()
     page.mouse.move(area["x"] + left * area["width"], area["y"] + top * area["height"])
     page.mouse.down()
     page.mouse.move(area["x"] + (left + right) / 2 * area["width"], area["y"] + (top + bottom) / 2 * area["height"])
@@ -83,3 +85,19 @@ def test_a_region_drawn_on_the_photo_is_what_is_searched(page: Page, site, demo_
 
     page.get_by_role("button", name="Use the whole photo").click()
     expect(page.locator("input[name=box]")).to_have_value("")
+
+
+def test_focus_on_a_word_from_the_suggestions(page: Page, site, demo_catalogue) -> None:
+    chelsea = demo_catalogue["chelsea"]
+    page.goto(f"{site.url}/search/similar/{chelsea.pk}/")
+    focus = page.get_by_role("combobox", name="Focus on")
+    focus.press_sequentially("ca", delay=60)  # typed, so that htmx asks for suggestions
+    options = page.locator("#class-options option")
+    expect(options.first).to_be_attached()
+    values = [option.get_attribute("value") for option in options.all()]
+    assert "cat" in values and not any("(" in value for value in values), values  # readable, no numbers
+    focus.fill("cat")
+    page.get_by_role("button", name="Update").click()
+    expect(page.locator("#results .notice")).to_contain_text("the likeliest “cat” in the photo")
+    expect(page.get_by_role("combobox", name="Focus on")).to_have_value("cat")
+    expect(first_card(page)).to_be_visible()
