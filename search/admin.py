@@ -10,12 +10,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.views.decorators.http import require_http_methods
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog
+from catalog.admin import LargestCategoriesFilter, readable_classes, readable_tags
 from catalog.forms import ImageUploadForm
 from catalog.models import Image
 from search import operations, services, tasks, training
@@ -78,13 +80,15 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
         model = getattr(obj, "joint_model", None)
         if model is None:
             return "—"
+        # The message can be long: shortened here, whole on hover, so the other columns stay in view.
         return format_html(
-            '<span class="training" data-state="{}">{} {}% · {} items · {}</span>',
+            '<span class="training" data-state="{}" title="{}">{} {}% · {} items · {}</span>',
             model.state,
+            model.message,
             model.get_state_display(),
             model.progress,
             model.training_size,
-            model.message,
+            Truncator(model.message).chars(48),
         )
 
     @admin.display(description="R-precision")
@@ -179,10 +183,12 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
-    list_display = ["preview", "title", "category", "status", "width", "height", "created_at"]
+    list_display = ["preview", "title", "category", "status", "size", "created_at"]
     list_display_links = ["preview", "title"]
-    list_filter = ["status", "category", "created_at"]
-    search_fields = ["title", "description", "sha256"]
+    list_filter = ["status", LargestCategoriesFilter]
+    date_hierarchy = "created_at"
+    search_fields = ["title", "description", "sha256", "category__name"]
+    list_select_related = ["category"]
     readonly_fields = [
         "preview",
         "sha256",
@@ -190,8 +196,8 @@ class ImageAdmin(admin.ModelAdmin):
         "height",
         "status",
         "error",
-        "classes",
-        "tags",
+        "what_the_classifier_sees",
+        "tag_words",
         "uploaded_by",
         "created_at",
         "updated_at",
@@ -208,6 +214,18 @@ class ImageAdmin(admin.ModelAdmin):
         return format_html(
             '<img src="{}" alt="{}" style="max-height:80px;max-width:120px">', obj.thumbnail.url, obj.title
         )
+
+    @admin.display(description="Size", ordering="width")
+    def size(self, obj: Image) -> str:
+        return f"{obj.width} × {obj.height}" if obj.width else "—"
+
+    @admin.display(description="Classes")
+    def what_the_classifier_sees(self, obj: Image) -> str:
+        return readable_classes(obj.classes)
+
+    @admin.display(description="Tags")
+    def tag_words(self, obj: Image) -> str:
+        return readable_tags(obj.tags)
 
     @admin.action(description="Process again (thumbnails, vectors, tags; ready items stay searchable)")
     def reprocess(self, request: HttpRequest, queryset) -> None:
@@ -242,10 +260,17 @@ class ImageAdmin(admin.ModelAdmin):
             tasks.reprocess(ids)
             self.message_user(request, f"Queued {len(ids)} item(s) again.")
             return redirect("admin:catalog_image_operations")
+        if request.GET.get("part") == "workers":
+            # Asked by the page once shown: a ping waits its whole timeout for replies (1 s).
+            try:
+                workers = operations.workers_seen()
+            except (RedisError, BrokerError, OSError):
+                workers = None
+            return TemplateResponse(request, "admin/catalog/image/_workers.html", {"workers": workers})
         try:
-            queue_length, workers = operations.queue_length(), operations.workers_seen()
+            queue_length = operations.queue_length()
         except (RedisError, BrokerError, OSError):
-            queue_length, workers = None, None  # the page still shows what the database knows
+            queue_length = None  # the page still shows what the database knows
         context = {
             **self.admin_site.each_context(request),
             "title": "Processing",
@@ -253,7 +278,6 @@ class ImageAdmin(admin.ModelAdmin):
             "counts": catalog_selectors.status_counts(),
             "failed": catalog_selectors.failed_images(),
             "queue_length": queue_length,
-            "workers": workers,
             "last_reconcile": operations.last_reconcile(),
         }
         return TemplateResponse(request, "admin/catalog/image/operations.html", context)
