@@ -22,6 +22,7 @@ from catalog.forms import ImageUploadForm
 from catalog.models import Image
 from search import operations, services, tasks, training
 from search.models import EmbeddingSpace, JointModel
+from search.training_plan import training_plan
 
 
 @admin.register(EmbeddingSpace)
@@ -152,7 +153,14 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
             path("<int:pk>/report/", view(self.report_view), name="search_embeddingspace_report"),
         ] + super().get_urls()
 
+    def confirm_page(self, request: HttpRequest, template: str, title: str) -> HttpResponse:
+        """What a training or a roll back would do, with the button that does it (POST)."""
+        context = {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta}
+        return TemplateResponse(request, template, {**context, "plan": training_plan()})
+
     def train_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "GET":
+            return self.confirm_page(request, "admin/search/embeddingspace/train.html", "Train a word model")
         if request.method == "POST" and request.user.has_perm("search.change_embeddingspace"):
             try:
                 model = training.start_training(training.TrainingOptions())
@@ -164,6 +172,8 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
         return redirect("admin:search_embeddingspace_changelist")
 
     def rollback_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "GET":
+            return self.confirm_page(request, "admin/search/embeddingspace/rollback.html", "Roll back word search")
         if request.method == "POST" and request.user.has_perm("search.change_embeddingspace"):
             try:
                 space = services.roll_back(EmbeddingSpace.Kind.JOINT)
