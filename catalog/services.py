@@ -104,18 +104,28 @@ class UploadReport:
 
 
 def upload_files(
-    files: list[UploadedFile], *, category: Category, title: str = "", description: str = "", user=None
+    files: list[UploadedFile],
+    *,
+    category: Category,
+    title: str = "",
+    titles: list[str] | None = None,
+    description: str = "",
+    user=None,
 ) -> UploadReport:
-    """Create an item per good file; each bad file gets its own message and stops nothing."""
+    """Create an item per good file; each bad file gets its own message and stops nothing.
+    `titles` gives each file its own title (in the order of `files`); `title` serves a single
+    file; any file without one is titled from its name."""
     report = UploadReport()
-    for upload in files:
+    titles = titles or []
+    for number, upload in enumerate(files):
         name = upload.name or "upload"
+        own_title = titles[number].strip() if number < len(titles) else ""
         try:
             image = create_image(
                 data=read_upload(upload, max_bytes=settings.MAX_UPLOAD_BYTES),
                 filename=name,
                 category=category,
-                title=title if len(files) == 1 else "",
+                title=own_title or (title if len(files) == 1 else ""),
                 description=description,
                 uploaded_by=user,
             )

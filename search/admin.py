@@ -247,6 +247,11 @@ class ImageAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         catalog.refresh_search_documents(image_ids=[obj.pk])  # title, description or category changed
 
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        # The list reloads itself while items are being processed, so their states stay current.
+        unsettled = Image.objects.filter(status__in=[Image.Status.PENDING, Image.Status.PROCESSING]).exists()
+        return super().changelist_view(request, {**(extra_context or {}), "processing": unsettled})
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Items are added through the upload form, which validates and de-duplicates the bytes.
         return False
@@ -304,6 +309,7 @@ class ImageAdmin(admin.ModelAdmin):
                 form.cleaned_data["files"],
                 category=category,
                 title=form.cleaned_data["title"],
+                titles=form.titles(),
                 description=form.cleaned_data["description"],
                 user=request.user,
             )
