@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from skimage import data
 
-from tests.conftest import png_bytes
+from tests.conftest import log_in_to_admin, png_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -16,11 +16,7 @@ def test_upload_several_files_with_a_title_each_and_watch_them_get_ready(
 ) -> None:
     from catalog.models import Image
 
-    page.goto(f"{site.url}/admin/")
-    page.get_by_label("Username").fill("staff")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Log in").click()
-    page.goto(f"{site.url}/admin/catalog/image/upload/")
+    log_in_to_admin(page, site.url, "/admin/catalog/image/upload/")
     files = [
         {"name": "ux-ostrich.png", "mimeType": "image/png", "buffer": png_bytes(data.chelsea())},
         {"name": "997722733_0cb5439472.png", "mimeType": "image/png", "buffer": png_bytes(data.coffee())},
