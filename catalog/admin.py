@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import Count
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 
 from catalog import services
-from catalog.models import Category
+from catalog.models import Category, Image
 
 # The category filter of a list lists this many, the largest; the others are found by searching.
 FILTER_CATEGORIES = 15
@@ -23,9 +23,9 @@ class LargestCategoriesFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         largest = list(
-            Category.objects.annotate(n=Count("images")).order_by("-n", "name").values_list("pk", "name", "n")[
-                :FILTER_CATEGORIES
-            ]
+            Category.objects.annotate(n=Count("images"))
+            .order_by("-n", "name")
+            .values_list("pk", "name", "n")[:FILTER_CATEGORIES]
         )
         chosen = self.value()
         if chosen and chosen.isdigit() and all(str(pk) != chosen for pk, _, _ in largest):
@@ -37,13 +37,37 @@ class LargestCategoriesFilter(admin.SimpleListFilter):
         return queryset.filter(category_id=value) if value and value.isdigit() else queryset
 
 
-def readable_classes(classes: list[dict]) -> str:
-    """An item's classes as the admin shows them: "tiger cat 38%, tabby 17%"."""
-    return format_html_join(", ", "{} {}%", ((c["label"], round(100 * c["probability"])) for c in classes)) or "—"
+class ImageDisplay:
+    """How the Images admin (search.admin.ImageAdmin) shows an item: a preview, one size column,
+    classes and tags as words (not JSON), and a list that reloads itself while items are processed
+    so that their states stay current."""
 
+    @admin.display(description="Preview")
+    def preview(self, obj: Image) -> str:
+        if not obj.thumbnail:
+            return "—"
+        return format_html(
+            '<img src="{}" alt="{}" style="max-height:80px;max-width:120px">', obj.thumbnail.url, obj.display_title
+        )
 
-def readable_tags(tags: list[dict]) -> str:
-    return format_html_join(", ", "{}", ((t["word"],) for t in tags)) or "—"
+    @admin.display(description="Size", ordering="width")
+    def size(self, obj: Image) -> str:
+        return f"{obj.width} × {obj.height}" if obj.width else "—"
+
+    @admin.display(description="Classes")
+    def what_the_classifier_sees(self, obj: Image) -> str:
+        """ "tiger cat 38%, tabby 17%" """
+        return (
+            format_html_join(", ", "{} {}%", ((c["label"], round(100 * c["probability"])) for c in obj.classes)) or "—"
+        )
+
+    @admin.display(description="Tags")
+    def tag_words(self, obj: Image) -> str:
+        return format_html_join(", ", "{}", ((t["word"],) for t in obj.tags)) or "—"
+
+    def changelist_view(self, request, extra_context=None):
+        unsettled = Image.objects.filter(status__in=[Image.Status.PENDING, Image.Status.PROCESSING]).exists()
+        return super().changelist_view(request, {**(extra_context or {}), "processing": unsettled})
 
 
 @admin.register(Category)

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog
-from catalog.admin import LargestCategoriesFilter, readable_classes, readable_tags
+from catalog.admin import ImageDisplay, LargestCategoriesFilter
 from catalog.forms import ImageUploadForm
 from catalog.models import Image
 from search import operations, services, tasks, training
@@ -81,11 +81,10 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
         model = getattr(obj, "joint_model", None)
         if model is None:
             return "—"
-        # The message can be long: shortened here, whole on hover, so the other columns stay in view.
         return format_html(
             '<span class="training" data-state="{}" title="{}">{} {}% · {} items · {}</span>',
             model.state,
-            model.message,
+            model.message,  # whole on hover, shortened below: the other columns stay in view
             model.get_state_display(),
             model.progress,
             model.training_size,
@@ -192,13 +191,12 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(ImageDisplay, admin.ModelAdmin):
     list_display = ["preview", "title", "category", "status", "size", "created_at"]
     list_display_links = ["preview", "title"]
     list_filter = ["status", LargestCategoriesFilter]
     date_hierarchy = "created_at"
     search_fields = ["title", "description", "sha256", "category__name"]
-    list_select_related = ["category"]
     readonly_fields = [
         "preview",
         "sha256",
@@ -217,26 +215,6 @@ class ImageAdmin(admin.ModelAdmin):
     actions = ["reprocess"]
     change_list_template = "admin/catalog/image/change_list.html"
 
-    @admin.display(description="Preview")
-    def preview(self, obj: Image) -> str:
-        if not obj.thumbnail:
-            return "—"
-        return format_html(
-            '<img src="{}" alt="{}" style="max-height:80px;max-width:120px">', obj.thumbnail.url, obj.title
-        )
-
-    @admin.display(description="Size", ordering="width")
-    def size(self, obj: Image) -> str:
-        return f"{obj.width} × {obj.height}" if obj.width else "—"
-
-    @admin.display(description="Classes")
-    def what_the_classifier_sees(self, obj: Image) -> str:
-        return readable_classes(obj.classes)
-
-    @admin.display(description="Tags")
-    def tag_words(self, obj: Image) -> str:
-        return readable_tags(obj.tags)
-
     @admin.action(description="Process again (thumbnails, vectors, tags; ready items stay searchable)")
     def reprocess(self, request: HttpRequest, queryset) -> None:
         ids = list(queryset.values_list("pk", flat=True))
@@ -246,11 +224,6 @@ class ImageAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Image, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         catalog.refresh_search_documents(image_ids=[obj.pk])  # title, description or category changed
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        # The list reloads itself while items are being processed, so their states stay current.
-        unsettled = Image.objects.filter(status__in=[Image.Status.PENDING, Image.Status.PROCESSING]).exists()
-        return super().changelist_view(request, {**(extra_context or {}), "processing": unsettled})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Items are added through the upload form, which validates and de-duplicates the bytes.
@@ -275,13 +248,8 @@ class ImageAdmin(admin.ModelAdmin):
             tasks.reprocess(ids)
             self.message_user(request, f"Queued {len(ids)} item(s) again.")
             return redirect("admin:catalog_image_operations")
-        if request.GET.get("part") == "workers":
-            # Asked by the page once shown: a ping waits its whole timeout for replies (1 s).
-            try:
-                workers = operations.workers_seen()
-            except (RedisError, BrokerError, OSError):
-                workers = None
-            return TemplateResponse(request, "admin/catalog/image/_workers.html", {"workers": workers})
+        if request.GET.get("part") == "workers":  # asked once the page shows: a ping waits 1 s for replies
+            return render(request, "admin/catalog/image/_workers.html", {"workers": operations.workers_answering()})
         try:
             queue_length = operations.queue_length()
         except (RedisError, BrokerError, OSError):

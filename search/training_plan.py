@@ -21,7 +21,7 @@ MIN_SECONDS = 5
 class TrainingPlan:
     items: int  # ready items of the categories it would learn
     labels: list[str]  # those categories
-    not_words: list[str]  # categories marked for training whose label words the word space lacks
+    not_words: list[str]  # categories marked for training with label words the word space lacks
     left_out: int  # categories not trained on (unlabelled photos, held-out sets)
     seconds: int
     goes_live: bool  # a better model replaces live word search on its own
@@ -51,7 +51,7 @@ def training_plan() -> TrainingPlan:
     return TrainingPlan(
         items=items,
         labels=[c.name for c in labels],
-        not_words=[c.name for c in trained if c not in labels],
+        not_words=[c.name for c in trained if not all(word in known for word in c.words)],
         left_out=len(categories) - len(trained),
         seconds=max(MIN_SECONDS, round(items * SECONDS_PER_ITEM)),
         goes_live=settings.JOINT_AUTO_ACTIVATE,
