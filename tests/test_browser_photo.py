@@ -101,3 +101,18 @@ def test_focus_on_a_word_from_the_suggestions(page: Page, site, demo_catalogue) 
     expect(page.locator("#results .notice")).to_contain_text("the likeliest “cat” in the photo")
     expect(page.get_by_role("combobox", name="Focus on")).to_have_value("cat")
     expect(first_card(page)).to_be_visible()
+
+
+def test_a_region_can_be_chosen_from_the_keyboard(page: Page, site, demo_catalogue) -> None:
+    page.goto(f"{site.url}/search/photo/")
+    page.set_input_files(
+        "input[name=file]", {"name": "both.jpg", "mimeType": "image/jpeg", "buffer": jpeg(side_by_side())}
+    )
+    page.get_by_role("group", name="Your photo: draw a box on it").focus()
+    page.keyboard.press("Enter")  # a box in the middle: 0.25 to 0.75
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")  # moved right to 0.45 .. 0.95
+    page.keyboard.press("Shift+ArrowUp")
+    expect(page.locator("input[name=box]")).to_have_value("0.4500,0.2500,0.9500,0.7000")
+    page.get_by_role("button", name="Search", exact=True).last.click()
+    expect(first_card(page)).to_have_attribute("data-image-id", str(demo_catalogue["chelsea"].pk))

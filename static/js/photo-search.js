@@ -103,4 +103,30 @@
     setBox(big ? rect : null);
   });
   clear.addEventListener("click", function () { setBox(null); });
+
+  // From the keyboard: Enter puts a box in the middle, the arrows move it, Shift+arrows resize it.
+  var STEP = 0.05;
+  frame.tabIndex = 0;
+  frame.addEventListener("keydown", function (event) {
+    var moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[event.key];
+    var rect = boxInput.value ? boxInput.value.split(",").map(Number) : null;
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      setBox({ left: 0.25, top: 0.25, right: 0.75, bottom: 0.75 });
+    } else if (event.key === "Escape" || event.key === "Delete") {
+      setBox(null);
+    } else if (moves && rect) {
+      event.preventDefault();
+      var dx = moves[0] * STEP, dy = moves[1] * STEP;
+      if (event.shiftKey) {
+        rect[2] = Math.min(Math.max(rect[2] + dx, rect[0] + STEP), 1);
+        rect[3] = Math.min(Math.max(rect[3] + dy, rect[1] + STEP), 1);
+      } else {
+        dx = Math.min(Math.max(dx, -rect[0]), 1 - rect[2]);
+        dy = Math.min(Math.max(dy, -rect[1]), 1 - rect[3]);
+        rect = [rect[0] + dx, rect[1] + dy, rect[2] + dx, rect[3] + dy];
+      }
+      setBox({ left: rect[0], top: rect[1], right: rect[2], bottom: rect[3] });
+    }
+  });
 })();
