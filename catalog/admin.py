@@ -56,10 +56,12 @@ class ImageDisplay:
 
     @admin.display(description="Classes")
     def what_the_classifier_sees(self, obj: Image) -> str:
-        """ "tiger cat 38%, tabby 17%" """
-        return (
-            format_html_join(", ", "{} {}%", ((c["label"], round(100 * c["probability"])) for c in obj.classes)) or "—"
+        """ "tiger cat 38%, tabby 17%, lynx <1%" """
+        shares = (
+            (c["label"], f"{round(100 * c['probability'])}%" if c["probability"] >= 0.01 else "<1%")
+            for c in obj.classes
         )
+        return format_html_join(", ", "{} {}", shares) or "—"
 
     @admin.display(description="Tags")
     def tag_words(self, obj: Image) -> str:
