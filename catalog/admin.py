@@ -50,9 +50,13 @@ class ImageDisplay:
             '<img src="{}" alt="{}" style="max-height:80px;max-width:120px">', obj.thumbnail.url, obj.display_title
         )
 
+    @admin.display(description="Title", ordering="title")
+    def name(self, obj: Image) -> str:
+        return obj.display_title  # an item titled by nobody is named by its tags, not "-"
+
     @admin.display(description="Size", ordering="width")
     def size(self, obj: Image) -> str:
-        return f"{obj.width} × {obj.height}" if obj.width else "—"
+        return f"{obj.width}\u00a0×\u00a0{obj.height}" if obj.width else "—"  # on one line
 
     @admin.display(description="Classes")
     def what_the_classifier_sees(self, obj: Image) -> str:

@@ -192,8 +192,8 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
 
 @admin.register(Image)
 class ImageAdmin(ImageDisplay, admin.ModelAdmin):
-    list_display = ["preview", "title", "category", "status", "size", "created_at"]
-    list_display_links = ["preview", "title"]
+    list_display = ["preview", "name", "category", "status", "size", "created_at"]
+    list_display_links = ["preview", "name"]
     list_filter = ["status", LargestCategoriesFilter]
     date_hierarchy = "created_at"
     search_fields = ["title", "description", "sha256", "category__name"]
