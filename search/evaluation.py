@@ -36,6 +36,7 @@ Kind = EmbeddingSpace.Kind
 TOP_K = 10
 EXAMPLE_WORDS = ("ocean", "street", "grass")  # no item is labelled with them: zero-shot examples
 MAP_ITEMS = 150  # thumbnails drawn on the 2-D map
+CHART_LABELS = 40  # labels in the per-label chart, those with most relevant items (the table has all)
 
 
 @dataclass
@@ -370,18 +371,21 @@ def render_report(result: dict, eval_set: EvalSet, spaces: list[EmbeddingSpace])
 
     names = sorted(result["labels"], key=lambda name: -result["labels"][name]["relevant"])
     if names and joint:
+        charted = names[:CHART_LABELS]  # a chart of a thousand labels is an empty strip
+        shown = f"The {len(charted)} of {len(names)} labels with most relevant items; all in the table. "
         parts.append(
-            "<h2>Per label word: R-precision</h2><p>* a word no compared model was trained on; (n) relevant items.</p>"
+            f"<h2>Per label word: R-precision</h2><p>{shown if len(charted) < len(names) else ''}"
+            "* a word no compared model was trained on; (n) relevant items.</p>"
         )
-        figure, axis = plt.subplots(figsize=(max(6, 0.6 * len(names) * len(joint)), 3.5))
+        figure, axis = plt.subplots(figsize=(max(6, 0.6 * len(charted) * len(joint)), 3.5))
         width = 0.8 / len(joint)
         for number, space in enumerate(joint):
             per_label = result["spaces"][space.name]["per_label"]
-            values = [per_label.get(name, {}).get("r_precision", 0) for name in names]
-            axis.bar(np.arange(len(names)) + number * width, values, width, label=space.name)
-        axis.set_xticks(np.arange(len(names)) + 0.4 - width / 2)
-        star = {name: "*" if result["labels"][name]["group"] == "zero-shot" else "" for name in names}
-        ticks = [f"{name}{star[name]} ({result['labels'][name]['relevant']})" for name in names]
+            values = [per_label.get(name, {}).get("r_precision", 0) for name in charted]
+            axis.bar(np.arange(len(charted)) + number * width, values, width, label=space.name)
+        axis.set_xticks(np.arange(len(charted)) + 0.4 - width / 2)
+        star = {name: "*" if result["labels"][name]["group"] == "zero-shot" else "" for name in charted}
+        ticks = [f"{name}{star[name]} ({result['labels'][name]['relevant']})" for name in charted]
         axis.set_xticklabels(ticks, rotation=60, ha="right", fontsize=8)
         axis.set_ylim(0, 1)
         axis.legend(fontsize=8)
