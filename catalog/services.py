@@ -22,6 +22,7 @@ from django.utils.text import slugify
 
 from catalog.models import Category, Image
 from catalog.names import clean_name, name_key
+from catalog.titles import title_from_filename
 from ml.images import InvalidImage, decode_image, read_upload
 
 logger = logging.getLogger(__name__)
@@ -61,11 +62,6 @@ def get_or_create_category(name: str, *, trained_on: bool = True) -> Category:
         except IntegrityError:
             continue  # created (or its slug taken) meanwhile: look again
     raise IntegrityError(f"Could not create the category {name!r}.")
-
-
-def title_from_filename(filename: str) -> str:
-    stem = PurePath(filename).stem
-    return stem.replace("_", " ").replace("-", " ").strip()[:200] or "Untitled"
 
 
 def create_image(
@@ -120,18 +116,28 @@ class UploadReport:
 
 
 def upload_files(
-    files: list[UploadedFile], *, category: Category, title: str = "", description: str = "", user=None
+    files: list[UploadedFile],
+    *,
+    category: Category,
+    title: str = "",
+    titles: list[str] | None = None,
+    description: str = "",
+    user=None,
 ) -> UploadReport:
-    """Create an item per good file; each bad file gets its own message and stops nothing."""
+    """Create an item per good file; each bad file gets its own message and stops nothing.
+    `titles` gives each file its own title (in the order of `files`); `title` serves a single
+    file; any file without one is titled from its name."""
     report = UploadReport()
-    for upload in files:
+    titles = titles or []
+    for number, upload in enumerate(files):
         name = upload.name or "upload"
+        own_title = titles[number].strip() if number < len(titles) else ""
         try:
             image = create_image(
                 data=read_upload(upload, max_bytes=settings.MAX_UPLOAD_BYTES),
                 filename=name,
                 category=category,
-                title=title if len(files) == 1 else "",
+                title=own_title or (title if len(files) == 1 else ""),
                 description=description,
                 uploaded_by=user,
             )

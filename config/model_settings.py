@@ -20,6 +20,8 @@ TAGS_PER_IMAGE = env_int("TAGS_PER_IMAGE", 10)
 CONSE_TOP_T = env_int("CONSE_TOP_T", 10)
 EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 16)
 SEARCH_MAX_K = env_int("SEARCH_MAX_K", 100)
+# How deep the search pages go (page × results per page); each page ranks everything before it.
+SEARCH_MAX_DEPTH = env_int("SEARCH_MAX_DEPTH", 1000)
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100)
 # Focused search re-ranks this many candidates from the plain index exactly (docs/benchmarks.md:
 # recall against the exact scan at each size); 0: the exact scan of every item (slow past 100k).

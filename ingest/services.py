@@ -52,10 +52,9 @@ def add_image(**fields) -> Image:
         return batch.add(**fields)
 
 
-def upload_files(
-    files: list[UploadedFile], *, category: Category, title: str = "", description: str = "", user=None
-) -> catalog.UploadReport:
-    """The admin's multi-file upload: an item per good file, all queued; a bad file stops nothing."""
-    report = catalog.upload_files(files, category=category, title=title, description=description, user=user)
+def upload_files(files: list[UploadedFile], *, category: Category, **fields) -> catalog.UploadReport:
+    """The admin's multi-file upload (`catalog.services.upload_files`): an item per good file, all
+    queued; a bad file stops nothing."""
+    report = catalog.upload_files(files, category=category, **fields)
     tasks.queue_processing(image.pk for image in report.created)
     return report

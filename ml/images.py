@@ -200,6 +200,22 @@ def _normalise(image: Image.Image, orientation: int) -> Image.Image:
     return image
 
 
+# A box smaller than this (pixels on a side) holds too little for the encoder to recognise anything.
+MIN_BOX_SIDE = 16
+
+
+def crop_to_box(image: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
+    """The part of `image` inside `box` (left, top, right, bottom as fractions of its width and
+    height, in any order and clamped to the picture): the region a visitor drew to search by."""
+    width, height = image.size
+    xs = sorted(min(max(v, 0.0), 1.0) * width for v in (box[0], box[2]))
+    ys = sorted(min(max(v, 0.0), 1.0) * height for v in (box[1], box[3]))
+    left, top, right, bottom = round(xs[0]), round(ys[0]), round(xs[1]), round(ys[1])
+    if right - left < MIN_BOX_SIDE or bottom - top < MIN_BOX_SIDE:
+        raise InvalidImage(f"The box is too small: draw one at least {MIN_BOX_SIDE} pixels of the photo wide and high.")
+    return image.crop((left, top, right, bottom))
+
+
 def thumbnail_jpeg(image: Image.Image, *, size: int = THUMBNAIL_SIZE, quality: int = 85) -> bytes:
     """A JPEG whose longer side is at most `size` pixels."""
     thumb = image.copy()

@@ -27,9 +27,21 @@ class Filters:
     k: int = 24
     category: Category | None = None
     min_score: float | None = None
+    offset: int = 0  # results skipped: the pages before this one
+    lookahead: int = 0  # results counted after this page, so a pager can number the next pages
 
     def __post_init__(self) -> None:
         self.k = max(1, min(int(self.k), settings.SEARCH_MAX_K))
+        self.offset = max(0, min(int(self.offset), settings.SEARCH_MAX_DEPTH - self.k))
+
+    @property
+    def limit(self) -> int:
+        """How many ranked results to fetch: this page, those before it and the look-ahead."""
+        return min(self.offset + self.k + self.lookahead, settings.SEARCH_MAX_DEPTH)
+
+    def page_of(self, hits: list) -> tuple[list, int]:
+        """This page's hits and how many ranked results follow it (up to the look-ahead)."""
+        return hits[self.offset : self.offset + self.k], max(0, len(hits) - self.offset - self.k)
 
     @property
     def category_id(self) -> int | None:
@@ -43,6 +55,7 @@ class ImageResults:
     focus_class: int | None = None
     did_you_mean: str | None = None  # the query with unknown words replaced by near spellings
     similarity: str | None = None  # how items were compared (searches by image)
+    following: int = 0  # ranked results after these, up to the filters' look-ahead
 
     @property
     def focus_label(self) -> str | None:
@@ -97,10 +110,10 @@ def _images_like(
         meaning = focus.meaning if focus is not None else query.meaning
         sides.append(ranking.Side(meaning_space, meaning, meaning_share))
     filter_args = {"category_id": filters.category_id, "exclude_id": exclude_id, "min_score": filters.min_score}
-    hits = ranking.images_by_vectors(sides, k=filters.k, **filter_args)
+    hits, following = filters.page_of(ranking.images_by_vectors(sides, k=filters.limit, **filter_args))
     if joint_space is not None:
         selectors.explain_hits(hits, joint_space.word_space, query.joint)
-    return ImageResults(hits=hits, focus_class=focus_class, similarity=similarity)
+    return ImageResults(hits=hits, focus_class=focus_class, similarity=similarity, following=following)
 
 
 def similar_items(
@@ -155,12 +168,14 @@ def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID) -> 
     lexical = ranking.text_query(query.terms) if match != Match.SEMANTIC else None
     filter_args = {"category_id": filters.category_id, "min_score": filters.min_score}
     if match == Match.SEMANTIC:
-        hits = ranking.images_by_vectors(sides, k=filters.k, **filter_args)
+        hits = ranking.images_by_vectors(sides, k=filters.limit, **filter_args)
     else:
-        hits = ranking.images_for_text_and_vector(sides, lexical, k=filters.k, **filter_args)
+        hits = ranking.images_for_text_and_vector(sides, lexical, k=filters.limit, **filter_args)
+    hits, following = filters.page_of(hits)
     selectors.explain_hits(hits, joint.word_space, query.vector)
     return ImageResults(
         hits=hits,
+        following=following,
         unknown_words=query.unknown_words,
         did_you_mean=selectors.spelling_suggestion(joint.word_space, query.words, query.unknown_words),
     )

@@ -11,7 +11,7 @@ from PIL import ImageOps
 from playwright.sync_api import Page, expect
 from skimage import data
 
-from tests.conftest import jpeg, png_bytes
+from tests.conftest import jpeg, log_in_to_admin, png_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -128,11 +128,7 @@ def test_admin_uploads_an_image_that_the_worker_makes_searchable(
 ) -> None:
     from catalog.models import Image
 
-    page.goto(f"{site.url}/admin/")
-    page.get_by_label("Username").fill("staff")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Log in").click()
-    page.goto(f"{site.url}/admin/catalog/image/upload/")
+    log_in_to_admin(page, site.url, "/admin/catalog/image/upload/")
     page.set_input_files(
         "input[name=files]", {"name": "my-cat.png", "mimeType": "image/png", "buffer": png_bytes(data.chelsea())}
     )

@@ -84,7 +84,6 @@ class Command(BaseCommand):
                         data=path.read_bytes(),
                         filename=path.name,
                         category=categories[category_name],
-                        title=catalog.title_from_filename(path.name),
                     )
                 except catalog.DuplicateImage:
                     duplicates += 1
