@@ -155,13 +155,15 @@ def upload_files(
 
 # --- Text search -------------------------------------------------------------------------
 
-# English stemming ("sofas" finds "Leather sofa"); title and category name weigh most.
+# English stemming ("sofas" finds "Leather sofa"); title and category name weigh most. Only the
+# tags the classifier is sure of (probability >= 0.5) count as text: a guess is not a caption.
 SEARCH_DOCUMENT_SQL = """
 UPDATE catalog_image AS i SET search_document =
     setweight(to_tsvector('english', i.title), 'A')
     || setweight(to_tsvector('english', c.name), 'A')
     || setweight(to_tsvector('english', i.description), 'B')
-    || setweight(jsonb_to_tsvector('english', jsonb_path_query_array(i.tags, '$[*].word'), '["string"]'), 'C')
+    || setweight(jsonb_to_tsvector('english', jsonb_path_query_array(i.tags, '$[*] ? (@.score >= 0.5).word'),
+                                   '["string"]'), 'C')
 FROM catalog_category AS c
 WHERE c.id = i.category_id AND {where}
 """

@@ -26,10 +26,11 @@ HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100)
 # Focused search re-ranks this many candidates from the plain index exactly (docs/benchmarks.md:
 # recall against the exact scan at each size); 0: the exact scan of every item (slow past 100k).
 FOCUS_CANDIDATES = env_int("FOCUS_CANDIDATES", 400)
-# Hybrid word search: weights of the text and meaning rankings in the reciprocal rank fusion.
-# Text counts double: a title or category an admin wrote is stronger evidence than a vector.
-HYBRID_TEXT_WEIGHT = float(env_str("HYBRID_TEXT_WEIGHT", "2"))
-HYBRID_SEMANTIC_WEIGHT = float(env_str("HYBRID_SEMANTIC_WEIGHT", "1"))
+# Hybrid word search: an item's score is the weighted mean of its vector similarity (weight 1)
+# and the strength (0-1) of its text match (title, category, description, confident tags;
+# weight HYBRID_TEXT_WEIGHT): a title an admin wrote lifts an item, yet a weak text match stays
+# below a strong vector match.
+HYBRID_TEXT_WEIGHT = float(env_str("HYBRID_TEXT_WEIGHT", "1.0"))
 # "More like this" and search by photo in blend mode: the meaning space's share of the similarity.
 # Measured on the dev photos (precision@10 within Pascal categories): 0.5 -> 0.792, 0.6 -> 0.801,
 # 0.7 -> 0.802, 0.8 -> 0.803; 0.7 sits in the plateau and keeps looks mattering.

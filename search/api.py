@@ -54,10 +54,20 @@ class HitSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="image.pk")
     title = serializers.CharField(source="image.title")
     category = serializers.CharField(source="image.category.name")
-    score = serializers.FloatField(allow_null=True, help_text="Cosine similarity to the query (1 is identical).")
-    why = serializers.ListField(child=serializers.CharField(), help_text="The item's tags nearest to the query.")
-    text_match = serializers.BooleanField(help_text="Its title, category, description or tags matched the words.")
+    score = serializers.FloatField(
+        allow_null=True,
+        help_text="What the results are ordered by: cosine similarity to the query (1 is identical); in hybrid "
+        "word search, its weighted mean with the strength (0-1) of the text match.",
+    )
+    why = serializers.ListField(
+        child=serializers.CharField(), help_text="The item's own tags, classes or words that matched the query."
+    )
+    text_match = serializers.BooleanField(help_text="Its title, category, description or confident tags matched.")
+    matched = serializers.SerializerMethodField(help_text="Which sides found it: `meaning` (vectors), `text`.")
     thumbnail_url = serializers.SerializerMethodField()
+
+    def get_matched(self, hit) -> list[str]:
+        return [side for side, found in (("meaning", hit.vector_match), ("text", hit.text_match)) if found]
 
     def get_thumbnail_url(self, hit) -> str | None:
         thumbnail = hit.image.thumbnail
