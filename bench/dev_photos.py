@@ -4,11 +4,15 @@ encoder (EfficientNet-Lite0 in ONNX Runtime), cached in .local/ so that reruns t
 from __future__ import annotations
 
 import csv
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ml.conse import softmax
+from ml.meaning import meaning_vectors
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 # shared/ sits beside the main checkout; worktrees are one level deeper.
@@ -19,7 +23,7 @@ DATASETS = next(
 LOCAL = REPOSITORY / ".local"
 
 
-@dataclass(frozen=True)
+@dataclass
 class DevPhotos:
     """ImageNet dev photos first (rows 0..n_imagenet-1), then the Flickr8k photos."""
 
@@ -28,6 +32,10 @@ class DevPhotos:
     classes: np.ndarray  # (n_imagenet,) ImageNet class index of each ImageNet photo
     pascal: np.ndarray  # (n_imagenet,) Pascal VOC category or ""
     captions: list[list[str]]  # (n_flickr) five captions per Flickr photo
+
+    @functools.cached_property
+    def meaning(self) -> np.ndarray:
+        return meaning_vectors(softmax(self.logits))
 
     @property
     def n_imagenet(self) -> int:

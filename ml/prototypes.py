@@ -28,7 +28,7 @@ Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> (n, d) unit rows, e.g.
 class PrototypeRecipe:
     """How prototypes are made; every field is measured in bench.measure_words."""
 
-    template: str = "a photo of a {}"  # each name is embedded inside it
+    template: str = "{}"  # each name is embedded inside it ("a photo of a {}" measured worse)
     synonyms: bool = True  # all of a class's WordNet names, else its label alone
     ancestor_share: float = 0.45  # the ancestors' share of the prototype
     ancestor_decay: float = 0.5  # the k-th nearest ancestor weighs decay**k
