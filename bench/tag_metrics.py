@@ -57,17 +57,29 @@ def tag_scores(tag_lists: list[list[tuple[str, str | None]]], classes: np.ndarra
 
 
 def print_tag_table(probabilities: np.ndarray, classes: np.ndarray) -> None:
-    print("Tags on the ImageNet dev photos: own class first | in first 5 | no other kind in first 5")
+    print("Tags on the ImageNet dev photos (p >= first / same kind / other kind):")
+    print("  own class first | own class in first 5 | no other kind in first 5")
     today = [[(name, None) for name, _ in image_tags(row, 5)] for row in probabilities]
-    print(f"  {'today (meaning.image_tags)':34s} {'{:.3f} | {:.3f} | {:.3f}'.format(*tag_scores(today, classes))}")
-    for hedge in (0.0, 1.0, 4.0):
-        for threshold in (0.05, 0.1, 0.2, 0.3):
-            tags = [
-                [(t.name, t.wnid) for t in hedged_tags(row, 5, hedge_lambda=hedge, min_probability=threshold)]
-                for row in probabilities
+    print(f"  {'today (meaning.image_tags)':38s} {'{:.3f} | {:.3f} | {:.3f}'.format(*tag_scores(today, classes))}")
+    settings = [(0.0, 0.2, 0.02, 0.5), (0.0, 0.1, 0.02, 0.5), (0.0, 0.2, 0.02, 0.3), (0.0, 0.2, 0.05, 0.2)]
+    settings += [(0.0, 0.05, 0.05, 0.05), (1.0, 0.2, 0.02, 0.5), (4.0, 0.2, 0.02, 0.5)]
+    for hedge, first, same, other in settings:
+        tags = [
+            [
+                (t.name, t.wnid)
+                for t in hedged_tags(
+                    row,
+                    5,
+                    hedge_lambda=hedge,
+                    min_probability=first,
+                    same_kind_probability=same,
+                    other_kind_probability=other,
+                )
             ]
-            label = f"hedged lambda={hedge:g} threshold={threshold:g}"
-            print(f"  {label:34s} {'{:.3f} | {:.3f} | {:.3f}'.format(*tag_scores(tags, classes))}")
+            for row in probabilities
+        ]
+        label = f"hedged lambda={hedge:g} p>={first:g}/{same:g}/{other:g}"
+        print(f"  {label:38s} {'{:.3f} | {:.3f} | {:.3f}'.format(*tag_scores(tags, classes))}")
     for accuracy in (0.9, 0.95):
         chosen = hedge_lambda(probabilities, classes, accuracy)
         reached = first_tag_accuracy(probabilities, classes, chosen)
