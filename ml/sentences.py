@@ -71,8 +71,8 @@ class SentenceEncoder:
             options = ort.SessionOptions()
             options.intra_op_num_threads = self.threads
             options.enable_cpu_mem_arena = False  # keeps the largest run's buffers otherwise
+            self._tokenizer = tokenizer  # before the session: `embed` checks the session only
             self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-            self._tokenizer = tokenizer
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), 384) float32 unit vectors; an empty text gets the vector of no words."""

@@ -3,9 +3,10 @@
 Every ImageNet class and every informative, basic-level ancestor ("dog", "terrier", "cat") is a
 candidate tag; its probability is the summed probability of the classes under it, so "dog" is
 surer than any one breed. A node's reward is the information it gives, log2(1000 / classes under
-it): a class says most, "dog" (118 classes) little. Tags are ordered by the expected reward
-(reward + lambda) x probability: a small lambda prefers the specific name, a large one the sure
-kind, and lambda is chosen (`hedge_lambda`) so that the first tag is right at a chosen accuracy.
+it): a class says most, "dog" (118 classes) little. The first tag is the best bet, the node of
+highest expected reward (reward + lambda) x probability: a small lambda prefers the specific name,
+a large one the sure kind, and lambda is chosen (`hedge_lambda`) so that the first tag is right at
+a chosen accuracy. The specific names follow, then their kinds (ancestors), each by expected reward.
 A tag of another kind than the first (no common ancestor tag) needs `OTHER_KIND_PROBABILITY`, so a
 photo of a cat is not completed with a dog breed the model gives 3% to.
 """
