@@ -23,8 +23,6 @@ SERVE_MEDIA = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The 50k most frequent words hold every word the tests ask for and load in seconds.
 WORD_VECTORS_LIMIT = 50_000
-# The sentence space's vocabulary: 5,000 words embed in seconds (cached under MODEL_DIR, .local/).
-SENTENCE_VOCABULARY_SIZE = 5_000
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # The web server started by test_serving.py serves the stylesheet without collectstatic.

@@ -163,7 +163,7 @@ def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID) -> 
     return ImageResults(
         hits=hits,
         unknown_words=query.unknown_words,
-        did_you_mean=selectors.spelling_suggestion(joint.word_space, query.words, query.unknown_words),
+        did_you_mean=selectors.spelling_suggestion(joint.word_space, query.words, query.unfamiliar_words),
     )
 
 

@@ -21,7 +21,10 @@ from spaces.models import EmbeddingSpace, JointModel
 class WordQuery:
     vector: np.ndarray | None  # in the word space
     terms: list[Term]
-    unknown_words: list[str] = field(default_factory=list)
+    unknown_words: list[str] = field(default_factory=list)  # words a word-vector space lacks
+    # Words the space's vocabulary lacks, the candidates for spelling help (in a sentence space
+    # every word is embedded, but "catt" is still worth a "did you mean").
+    unfamiliar_words: list[str] = field(default_factory=list)
     meaning: np.ndarray | None = None  # in the meaning space, from the words that name WordNet synsets
     wordnet_names: list[str] = field(default_factory=list)  # those names ("sheep", "dining table")
 
@@ -42,21 +45,21 @@ def word_query(text: str, word_space: EmbeddingSpace) -> WordQuery:
     terms = parse_word_query(text)
     if not terms:
         raise QueryError("Type one or more words, e.g. “cat sofa” or “ocean -boat”.")
-    unknown: list[str] = []
+    known = selectors.word_vectors(word_space, [term.word for term in terms])
+    unknown = sorted({term.word for term in terms if term.word not in known})
     if word_space.encodes_sentences and not has_syntax(text):
         vector = np.array(sentence_vector(" ".join(text.split()).lower()))
     elif word_space.encodes_sentences:
         vector = sum(term.weight * sentence_vector(term.word) for term in terms)
     else:
-        known = selectors.word_vectors(word_space, [term.word for term in terms])
-        unknown = sorted({term.word for term in terms if term.word not in known})
         vector = sum(term.weight * unit_rows(known[term.word]) for term in terms if term.word in known)
     vector = np.asarray(vector, dtype=np.float32)
     meaning, names = named_meaning([(term.word, term.weight) for term in terms])
     return WordQuery(
         vector=unit_rows(vector) if np.any(vector) else None,
         terms=terms,
-        unknown_words=unknown,
+        unknown_words=[] if word_space.encodes_sentences else unknown,
+        unfamiliar_words=unknown,
         meaning=meaning,
         wordnet_names=names,
     )

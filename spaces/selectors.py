@@ -18,7 +18,7 @@ from ml.embed import Vocabulary
 from ml.prototypes import class_prototypes
 from ml.vectors import unit_rows
 from spaces import vector_sql
-from spaces.encoders import sentence_encoder
+from spaces.encoders import sentence_encoder, sentence_vector
 from spaces.models import EmbeddingSpace, ImageEmbedding, JointModel
 
 
@@ -60,6 +60,14 @@ def word_vectors(space: EmbeddingSpace, words: Iterable[str]) -> dict[str, np.nd
         for word in missing:
             cached[word] = _word_cache[(*key, word)] = found.get(word)
     return {word: vector for word, vector in cached.items() if vector is not None}
+
+
+def text_vectors(space: EmbeddingSpace, texts: Iterable[str]) -> dict[str, np.ndarray]:
+    """Vectors of words or short phrases ("tiger cat") in a word space: a sentence space embeds
+    each one, a word-vector space has those it knows."""
+    if space.encodes_sentences:
+        return {text: sentence_vector(text) for text in set(texts)}
+    return word_vectors(space, texts)
 
 
 @lru_cache(maxsize=4)
