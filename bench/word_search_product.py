@@ -32,7 +32,7 @@ from ml.embed import EmbeddedImages, embed
 from ml.encoding import Encoding
 from search import modes
 from spaces import selectors, services
-from spaces.encoders import sentence_vector
+from spaces.encoders import sentence_encoder, sentence_vector
 from spaces.models import EmbeddingSpace
 
 MODES = (modes.Match.HYBRID, modes.Match.SEMANTIC)
@@ -184,5 +184,18 @@ def measure_imagenet(spaces: Spaces, photos: DevPhotos, results: dict[tuple[str,
     return tag_scores([[(tag["word"], tag.get("wnid")) for tag in item] for item in tags], photos.classes)
 
 
-def as_json(rows: list[Row], tags: tuple) -> str:
-    return json.dumps({"rows": [row.__dict__ for row in rows], "tags": tags}, indent=1)
+def encoding_ms() -> float:
+    """p50 of encoding one query in the sentence encoder (best of 3 per query: the machine is shared)."""
+    times = []
+    for text in QUERIES:
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            sentence_encoder().embed([text])
+            runs.append(time.perf_counter() - started)
+        times.append(min(runs))
+    return float(np.percentile(times, 50) * 1000)
+
+
+def as_json(rows: list[Row], tags: tuple, encoding: float) -> str:
+    return json.dumps({"rows": [row.__dict__ for row in rows], "tags": tags, "encoding_ms": encoding}, indent=1)

@@ -14,7 +14,7 @@ from django.test import override_settings
 
 from bench.scale.catalogue import scale_database
 from bench.word_dev_photos import load_dev_photos
-from bench.word_search_product import as_json, measure_flickr, measure_imagenet, prepare_spaces
+from bench.word_search_product import as_json, encoding_ms, measure_flickr, measure_imagenet, prepare_spaces
 from spaces.encoders import current_encoder
 
 RESULTS = settings.BASE_DIR / ".local" / "measure-word-search.json"
@@ -36,10 +36,11 @@ class Command(BaseCommand):
             measure_flickr(spaces, photos, results)
             tags = measure_imagenet(spaces, photos, results)
         rows = list(results.values())
-        RESULTS.write_text(as_json(rows, tags))
+        encoding = encoding_ms()
+        RESULTS.write_text(as_json(rows, tags, encoding))
         self.stdout.write(f"{len(photos.logits)} photos; {photos.n_imagenet} ImageNet dev for Pascal and labels")
         self.stdout.write(
-            "| word space | mode | Flickr P@10 | 1-word | 2-word | Pascal R-prec | own label top 10 | p50 ms |"
+            "| word space | mode | Flickr P@10 | 1-word | 2-word | Pascal R-prec | own label top 10 | search p50 ms |"
         )
         self.stdout.write("|---|---|---|---|---|---|---|---|")
         for row in rows:
