@@ -17,7 +17,16 @@ ENCODER_THREADS = env_int("ENCODER_THREADS", 1)
 WORD_VECTORS_LIMIT = env_int("WORD_VECTORS_LIMIT", 400_000)  # most frequent GloVe words loaded
 TAG_VOCABULARY_SIZE = env_int("TAG_VOCABULARY_SIZE", 50_000)  # tags come from the N most frequent words
 TAGS_PER_IMAGE = env_int("TAGS_PER_IMAGE", 10)
-CONSE_TOP_T = env_int("CONSE_TOP_T", 10)
+CONSE_TOP_T = env_int("CONSE_TOP_T", 10)  # ConSE's T in a word-vector (GloVe) space
+# The word space new catalogues get: "sentence" (all-MiniLM-L6-v2, queries embedded whole) or
+# "glove" (GloVe 6B 50-d, a query is the mean of its words). docs/search.md has the figures.
+WORD_SPACE = env_str("WORD_SPACE", "sentence")
+# A sentence space's Word rows: the N most frequent tag words of the GloVe list, embedded once
+# (cached as .npy under MODEL_DIR); they serve similar words and spelling, not queries.
+SENTENCE_VOCABULARY_SIZE = env_int("SENTENCE_VOCABULARY_SIZE", 40_000)
+SENTENCE_THREADS = env_int("SENTENCE_THREADS", 1)  # ONNX Runtime threads of the sentence encoder
+# ConSE's T over the sentence-space class prototypes (ml.prototypes.TOP_CLASSES: measured 20).
+SENTENCE_CONSE_TOP_T = env_int("SENTENCE_CONSE_TOP_T", 20)
 EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 16)
 SEARCH_MAX_K = env_int("SEARCH_MAX_K", 100)
 # How deep the search pages go (page × results per page); each page ranks everything before it.
@@ -36,8 +45,10 @@ HYBRID_TEXT_WEIGHT = float(env_str("HYBRID_TEXT_WEIGHT", "1.0"))
 # 0.7 -> 0.802, 0.8 -> 0.803; 0.7 sits in the plateau and keeps looks mattering.
 BLEND_MEANING_WEIGHT = float(env_str("BLEND_MEANING_WEIGHT", "0.7"))
 # Word search: share of the meaning space for words that name WordNet synsets, against the word
-# space (measured in ml/meaning.py, WORD_MEANING_WEIGHT).
+# space (measured in bench/word_search_quality.py, WORD_MEANING_WEIGHT). GloVe spaces only: in the
+# sentence space the blend lowers Pascal R-precision (0.922 -> 0.849, bench.measure_words).
 WORD_MEANING_WEIGHT = float(env_str("WORD_MEANING_WEIGHT", "0.7"))
+SENTENCE_MEANING_WEIGHT = float(env_str("SENTENCE_MEANING_WEIGHT", "0"))
 # Trained image-to-word models (learning.training): defaults chosen by measurement, see the README.
 JOINT_LOSS = env_str("JOINT_LOSS", "cosine")  # or "hinge" (DeViSE's rank loss)
 JOINT_HIDDEN = env_int("JOINT_HIDDEN", 512)  # the head's hidden layer

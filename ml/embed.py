@@ -16,8 +16,8 @@ from ml.conse import conse_vectors, softmax, top_classes
 from ml.devise import joint_vectors
 from ml.encoding import Encoding
 from ml.imagenet import CLASS_NAMES
-from ml.meaning import image_tags, meaning_vectors
-from ml.vectors import nearest_rows
+from ml.meaning import meaning_vectors
+from ml.tags import hedged_tags
 
 CLASSES_SHOWN = 5
 
@@ -48,19 +48,14 @@ class EmbeddedImages:
     tags: list[list[dict]] = field(default_factory=list)  # per image, its tags
 
 
-def describe(probabilities_row: np.ndarray, conse_row: np.ndarray, vocabulary: Vocabulary | None, k: int) -> list[dict]:
-    """An image's tags: the names of its likely classes and their kinds (tabby -> cat, feline),
-    scored by probability, then, up to k, the vocabulary words nearest its word-space vector,
-    scored below the last class tag (that score times their cosine)."""
-    tags = image_tags(probabilities_row, k=k)
-    missing = k - len(tags)
-    if missing > 0 and vocabulary is not None and np.any(conse_row):
-        floor = tags[-1][1] if tags else 1.0
-        known = {word for word, _ in tags}
-        nearest = nearest_rows(vocabulary.unit, conse_row, missing + len(known))
-        words = [(vocabulary.words[row], score) for row, score in nearest if vocabulary.words[row] not in known]
-        tags += [(word, floor * score) for word, score in words[:missing]]
-    return [{"word": word, "score": round(score, 4)} for word, score in tags]
+def describe(probabilities_row: np.ndarray, k: int) -> list[dict]:
+    """An image's tags (`ml.tags.hedged_tags`): the most specific names the classifier is sure
+    enough of, then their kinds, names of another kind only when likelier than not; none when
+    even the best bet is below MIN_TAG_PROBABILITY. Each score is the tag's probability (the
+    summed probability of the classes it names)."""
+    return [
+        {"word": tag.name, "score": tag.probability, "wnid": tag.wnid} for tag in hedged_tags(probabilities_row, k=k)
+    ]
 
 
 def embed(
@@ -69,11 +64,10 @@ def embed(
     class_vectors: np.ndarray,
     top_t: int,
     heads: Mapping[Hashable, Head] | None = None,
-    vocabulary: Vocabulary | None = None,
     tags_per_image: int = 0,
 ) -> EmbeddedImages:
     """Every space's vectors of a batch of images; with `tags_per_image`, also their classes and
-    tags (completed from `vocabulary`). Softmax runs once per batch."""
+    up to that many tags. Softmax runs once per batch."""
     probabilities = softmax(encoding.logits)
     conse = conse_vectors(probabilities, class_vectors, top_t)
     embedded = EmbeddedImages(
@@ -93,5 +87,5 @@ def embed(
                     for index, probability in top_classes(probabilities[row], k=CLASSES_SHOWN)
                 ]
             )
-            embedded.tags.append(describe(probabilities[row], conse[row], vocabulary, tags_per_image))
+            embedded.tags.append(describe(probabilities[row], tags_per_image))
     return embedded

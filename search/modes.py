@@ -145,14 +145,15 @@ def _word_sides(
 ) -> list[ranking.Side]:
     """The vector side of a word search: the word-space vector in the joint space, blended with
     the meaning-space vector when some words name WordNet synsets ("sheep" finds a ram, which
-    GloVe places nowhere near it)."""
-    meaning_space = meaning_space if query.meaning is not None else None
+    GloVe places nowhere near it; the sentence space needs no such help)."""
+    weight = spaces.word_meaning_weight(joint.word_space)
+    meaning_space = meaning_space if query.meaning is not None and weight > 0 else None
     sides = []
     if query.vector is not None:
-        share = 1 - settings.WORD_MEANING_WEIGHT if meaning_space is not None else 1.0
+        share = 1 - weight if meaning_space is not None else 1.0
         sides.append(ranking.Side(joint, query.vector, share))
     if meaning_space is not None:
-        share = settings.WORD_MEANING_WEIGHT if query.vector is not None else 1.0
+        share = weight if query.vector is not None else 1.0
         sides.append(ranking.Side(meaning_space, query.meaning, share))
     return sides
 
@@ -177,7 +178,7 @@ def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID) -> 
         hits=hits,
         following=following,
         unknown_words=query.unknown_words,
-        did_you_mean=selectors.spelling_suggestion(joint.word_space, query.words, query.unknown_words),
+        did_you_mean=selectors.spelling_suggestion(joint.word_space, query.words, query.unfamiliar_words),
     )
 
 

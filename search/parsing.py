@@ -45,3 +45,12 @@ def parse_word_query(text: str) -> list[Term]:
     if len(terms) > MAX_TERMS:
         raise QueryError(f"A query can have at most {MAX_TERMS} words; this one has {len(terms)}.")
     return terms
+
+
+def has_syntax(text: str) -> bool:
+    """Whether the query uses weights or signs (`2:cat`, `+sofa`, `-dog`): then its terms are
+    combined one by one; plain text is read as one phrase."""
+    return any(
+        (match := TERM.match(token)) and (match["sign"] or match["weight"])
+        for token in re.split(r"[\s,]+", text.strip())
+    )

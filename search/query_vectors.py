@@ -10,10 +10,10 @@ from PIL import Image as PILImage
 from ml.imagenet import NUM_CLASSES, check_class_index
 from ml.meaning import meaning_vectors, named_meaning
 from ml.vectors import unit_rows
-from search.parsing import QueryError, Term, parse_word_query
+from search.parsing import QueryError, Term, has_syntax, parse_word_query
 from spaces import selectors
 from spaces.embedding import embed_pictures
-from spaces.encoders import encoder
+from spaces.encoders import encoder, sentence_vector
 from spaces.models import EmbeddingSpace, JointModel
 
 
@@ -21,7 +21,10 @@ from spaces.models import EmbeddingSpace, JointModel
 class WordQuery:
     vector: np.ndarray | None  # in the word space
     terms: list[Term]
-    unknown_words: list[str] = field(default_factory=list)
+    unknown_words: list[str] = field(default_factory=list)  # words a word-vector space lacks
+    # Words the space's vocabulary lacks, the candidates for spelling help (in a sentence space
+    # every word is embedded, but "catt" is still worth a "did you mean").
+    unfamiliar_words: list[str] = field(default_factory=list)
     meaning: np.ndarray | None = None  # in the meaning space, from the words that name WordNet synsets
     wordnet_names: list[str] = field(default_factory=list)  # those names ("sheep", "dining table")
 
@@ -31,22 +34,32 @@ class WordQuery:
 
 
 def word_query(text: str, word_space: EmbeddingSpace) -> WordQuery:
-    """The weighted mean of the unit vectors of the known words (unknown words are reported) and,
-    for the words that name WordNet synsets, their meaning (`ml.meaning.named_meaning`)."""
+    """The query's vector in `word_space` and, for the words that name WordNet synsets, their
+    meaning (`ml.meaning.named_meaning`).
+
+    In a sentence space a query without syntax is embedded whole, as one sentence ("children
+    playing in the snow"); with weights or signs (`2:cat -dog`, `cat +sofa`) each term is
+    embedded alone and the vector is the weighted sum of their unit vectors, minus terms
+    subtracting. In a word-vector space it is that weighted sum over the words the space knows
+    (the others are reported as unknown)."""
     terms = parse_word_query(text)
     if not terms:
         raise QueryError("Type one or more words, e.g. “cat sofa” or “ocean -boat”.")
     known = selectors.word_vectors(word_space, [term.word for term in terms])
     unknown = sorted({term.word for term in terms if term.word not in known})
-    vector = np.zeros(word_space.dims, dtype=np.float32)
-    for term in terms:
-        if term.word in known:
-            vector += term.weight * unit_rows(known[term.word])
+    if word_space.encodes_sentences and not has_syntax(text):
+        vector = np.array(sentence_vector(" ".join(text.split()).lower()))
+    elif word_space.encodes_sentences:
+        vector = sum(term.weight * sentence_vector(term.word) for term in terms)
+    else:
+        vector = sum(term.weight * unit_rows(known[term.word]) for term in terms if term.word in known)
+    vector = np.asarray(vector, dtype=np.float32)
     meaning, names = named_meaning([(term.word, term.weight) for term in terms])
     return WordQuery(
         vector=unit_rows(vector) if np.any(vector) else None,
         terms=terms,
-        unknown_words=unknown,
+        unknown_words=[] if word_space.encodes_sentences else unknown,
+        unfamiliar_words=unknown,
         meaning=meaning,
         wordnet_names=names,
     )

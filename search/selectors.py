@@ -92,7 +92,7 @@ def explain_hits(hits: list[Hit], word_space: EmbeddingSpace, query: np.ndarray 
     """Fill each hit's `why`: its own tags nearest to the query's word-space vector."""
     if query is None or not hits:
         return
-    tag_vectors = selectors.word_vectors(word_space, {tag["word"] for hit in hits for tag in hit.image.tags})
+    tag_vectors = selectors.text_vectors(word_space, {tag["word"] for hit in hits for tag in hit.image.tags})
     unit_query = unit_rows(query)
     similarity = {word: float(unit_rows(v) @ unit_query) for word, v in tag_vectors.items()}
     for hit in hits:

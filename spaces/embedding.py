@@ -30,9 +30,8 @@ def embed_pictures(
     return embed(
         encoder.encode(pictures),
         class_vectors=selectors.class_vectors(word_space),
-        top_t=settings.CONSE_TOP_T,
+        top_t=selectors.conse_top_t(word_space),
         heads={model.space: Head(selectors.head_weights(model), model.blend) for model in models},
-        vocabulary=selectors.tag_vocabulary(word_space) if annotate else None,
         tags_per_image=settings.TAGS_PER_IMAGE if annotate else 0,
     )
 

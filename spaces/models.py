@@ -20,6 +20,12 @@ class EmbeddingSpace(models.Model):
         WORD = "word", "Word vectors"
         JOINT = "joint", "Images in word space"
 
+    class TextEncoding(models.TextChoices):
+        """How a word space turns query text into a vector."""
+
+        WORD_VECTORS = "word_vectors", "Word vectors (rows looked up, a query is their weighted mean)"
+        SENTENCE = "sentence", "Sentence encoder (a query is embedded whole)"
+
     class State(models.TextChoices):
         BUILDING = "building", "Building"
         ACTIVE = "active", "Active"
@@ -29,6 +35,9 @@ class EmbeddingSpace(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     model = models.CharField(max_length=120, help_text="Encoder or word-vector model that produced the vectors.")
     dims = models.PositiveIntegerField()
+    # Word spaces only. A sentence space's Word rows are a vocabulary (similar words, spelling);
+    # queries and class prototypes run through its encoder (`model`) instead.
+    text_encoding = models.CharField(max_length=12, choices=TextEncoding.choices, default=TextEncoding.WORD_VECTORS)
     source = models.CharField(max_length=500, blank=True)
     checksum = models.CharField(max_length=64, blank=True)
     # A joint space maps images into the vectors of this word space.
@@ -55,6 +64,10 @@ class EmbeddingSpace(models.Model):
     def conse_name(encoder_name: str, word_space: EmbeddingSpace) -> str:
         """The name of an encoder's zero-shot (ConSE) joint space in a word space."""
         return f"conse/{encoder_name}/{word_space.name}"
+
+    @property
+    def encodes_sentences(self) -> bool:
+        return self.text_encoding == self.TextEncoding.SENTENCE
 
     @property
     def index_name(self) -> str:

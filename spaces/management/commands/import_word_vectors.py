@@ -23,19 +23,25 @@ def file_sha256(path: Path) -> str:
 class Command(BaseCommand):
     help = (
         "Load word vectors into PostgreSQL as a word space: a GloVe or word2vec text file "
-        "(e.g. glove.6B.300d.txt), or without FILE the GloVe 6B 50-d vectors shipped in a wheel."
+        "(e.g. glove.6B.300d.txt); with --glove the GloVe 6B 50-d vectors shipped in a wheel; with "
+        "neither the default word space (WORD_SPACE: the sentence space's vocabulary)."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("file", nargs="?", type=Path)
         parser.add_argument("--name", help="Name of the word space (default: the file name).")
+        parser.add_argument("--glove", action="store_true", help="The GloVe 6B 50-d vectors of the wheel.")
         parser.add_argument("--activate", action="store_true", help="Make it the word space searches use.")
 
-    def handle(self, *args, file: Path | None, name: str | None, activate: bool, **options) -> None:
+    def handle(self, *args, file: Path | None, name: str | None, glove: bool, activate: bool, **options) -> None:
         if file is None:
+            ensure = services.ensure_glove_word_space if glove else services.ensure_default_word_space
             with tqdm(desc="Words", unit="word") as bar:
-                space = services.ensure_default_word_space(progress=bar.update)
-            self.stdout.write(self.style.SUCCESS(f"Word space {space.name}: {space.words.count()} words."))
+                space = ensure(progress=bar.update)
+            if activate:
+                services.activate_space(space)
+            count = space.words.count()
+            self.stdout.write(self.style.SUCCESS(f"Word space {space.name}: {count} words, {space.state}."))
             return
         if not file.is_file():
             raise CommandError(f"{file} is not a file.")
