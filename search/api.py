@@ -77,7 +77,10 @@ class HitSerializer(serializers.Serializer):
 class ImageResultsSerializer(serializers.Serializer):
     results = HitSerializer(source="hits", many=True)
     unknown_words = serializers.ListField(child=serializers.CharField())
-    did_you_mean = serializers.CharField(allow_null=True, help_text="The query with unknown words respelled.")
+    did_you_mean = serializers.CharField(allow_null=True, help_text="The query respelled, offered, not searched.")
+    searched_for = serializers.CharField(
+        allow_null=True, help_text="The respelled query that was searched instead of `q` (see `as_typed`)."
+    )
     similarity = serializers.CharField(allow_null=True, help_text="How items were compared, for searches by image.")
     focus_class = serializers.IntegerField(allow_null=True)
 
@@ -101,6 +104,9 @@ class ImageWordQuerySerializer(WordQuerySerializer):
         default=modes.Match.HYBRID,
         help_text="hybrid: meaning and the items' own text, fused; semantic: vectors only; text: full-text only.",
     )
+    as_typed = serializers.BooleanField(
+        default=False, help_text="Search the words as typed: no respelling of words nothing spells so."
+    )
 
 
 @extend_schema(
@@ -113,7 +119,9 @@ def search_images(request: Request) -> Response:
     query = ImageWordQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     data = query.validated_data
-    return image_results_response(request, lambda filters, _: modes.images_for_words(data["q"], filters, data["match"]))
+    return image_results_response(
+        request, lambda filters, _: modes.images_for_words(data["q"], filters, data["match"], as_typed=data["as_typed"])
+    )
 
 
 class SimilaritySerializer(serializers.Serializer):

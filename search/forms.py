@@ -99,6 +99,8 @@ class FiltersForm(forms.Form):
 class WordSearchForm(FiltersForm):
     q = forms.CharField(label="Words", max_length=500, required=False, strip=True)
     match = forms.ChoiceField(label="Match", choices=modes.Match.choices, required=False)
+    # "Search instead for ...": the words as typed, without respelling them.
+    as_typed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     field_order = ["q", "match", "category", "k", "min_score"]
 

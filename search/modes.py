@@ -15,7 +15,7 @@ from PIL import Image as PILImage
 from catalog.models import Category, Image
 from ml.imagenet import CLASS_NAMES
 from search import query_vectors, ranking, selectors
-from search.parsing import QueryError
+from search.parsing import QueryError, parse_word_query
 from spaces import selectors as spaces
 from spaces.models import EmbeddingSpace
 
@@ -53,7 +53,8 @@ class ImageResults:
     hits: list[ranking.Hit]
     unknown_words: list[str] = field(default_factory=list)
     focus_class: int | None = None
-    did_you_mean: str | None = None  # the query with unknown words replaced by near spellings
+    did_you_mean: str | None = None  # the query respelled, offered as a link
+    searched_for: str | None = None  # the query respelled and searched instead of the words typed
     similarity: str | None = None  # how items were compared (searches by image)
     following: int = 0  # ranked results after these, up to the filters' look-ahead
 
@@ -158,13 +159,19 @@ def _word_sides(
     return sides
 
 
-def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID) -> ImageResults:
+def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID, *, as_typed: bool = False) -> ImageResults:
     """Words to images: by meaning (the active joint space, zero-shot ConSE or a trained head,
-    with WordNet's meaning of the words that name synsets), by the items' own text (titles,
-    categories, descriptions, tags), or both."""
+    with WordNet's meaning of the words that name synsets in a GloVe space), by the items' own
+    text (titles, categories, descriptions, confident tags), or both. A word nothing in the
+    catalogue or the vocabulary spells is respelled and the respelled words are searched
+    ("showing results for dog"), unless `as_typed`."""
     active = _active_spaces(Kind.JOINT)
     joint = active[Kind.JOINT]
     query = query_vectors.word_query(text, joint.word_space)
+    respelled = selectors.respelled(joint.word_space, text, query.unfamiliar_words)
+    searched = respelled if respelled and not as_typed and not _has_syntax(text) else None
+    if searched:
+        query = query_vectors.word_query(searched, joint.word_space)
     sides = _word_sides(joint, active.get(Kind.MEANING), query) if match != Match.TEXT else []
     lexical = ranking.text_query(query.terms) if match != Match.SEMANTIC else None
     filter_args = {"category_id": filters.category_id, "min_score": filters.min_score}
@@ -173,13 +180,20 @@ def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID) -> 
     else:
         hits = ranking.images_for_text_and_vector(sides, lexical, k=filters.limit, **filter_args)
     hits, following = filters.page_of(hits)
-    selectors.explain_hits(hits, joint.word_space, query.vector)
+    selectors.explain_hits(hits, joint.word_space, query.vector, [t.word for t in query.terms if t.weight > 0])
     return ImageResults(
         hits=hits,
         following=following,
         unknown_words=query.unknown_words,
-        did_you_mean=selectors.spelling_suggestion(joint.word_space, query.words, query.unfamiliar_words),
+        did_you_mean=None if searched else respelled,
+        searched_for=searched,
     )
+
+
+def _has_syntax(text: str) -> bool:
+    """Weights or signs ("2:cat -dog"): the visitor chose the words; they are offered a
+    respelling, not given one."""
+    return any(term.weight != 1 for term in parse_word_query(text)) or "+" in text
 
 
 @dataclass

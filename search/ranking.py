@@ -98,7 +98,7 @@ def _hits(sql: str, params: list) -> list[Hit]:
         rows = cursor.fetchall()
     # What a result card shows (templates/search/_results.html, the API's HitSerializer): loading
     # whole rows (the full-text document, classes) took twice as long.
-    shown = ("title", "thumbnail", "original", "tags", "category__name")
+    shown = ("title", "description", "thumbnail", "original", "tags", "category__name")
     images = Image.objects.select_related("category").only(*shown).in_bulk([row[0] for row in rows])
     return [
         Hit(

@@ -58,7 +58,10 @@ def answer_words(form, search):
 def image_search(request: HttpRequest) -> HttpResponse:
     """Words to images: /search/?q=cat+sofa&category=&k=&min_score="""
     form = WordSearchForm(request.GET)
-    results, error = answer_words(form, lambda q: modes.images_for_words(q, form.filters(), form.match_mode()))
+    results, error = answer_words(
+        form,
+        lambda q: modes.images_for_words(q, form.filters(), form.match_mode(), as_typed=form.cleaned_data["as_typed"]),
+    )
     context = {
         "form": form,
         "results": results,

@@ -112,6 +112,19 @@ def tag_vocabulary(word_space: EmbeddingSpace) -> Vocabulary:
     return _tag_vocabulary(word_space.pk, word_space.version)
 
 
+@lru_cache(maxsize=2)
+def _vocabulary_words(word_space_id: int, version: int) -> tuple[str, ...]:
+    with vector_sql.read_cursor() as cursor:
+        cursor.execute("SELECT word FROM spaces_word WHERE space_id = %s AND is_tag ORDER BY id", [word_space_id])
+        return tuple(word for (word,) in cursor.fetchall())
+
+
+def vocabulary_words(word_space: EmbeddingSpace) -> tuple[str, ...]:
+    """The tag words of a word space in its frequency order, without their vectors (spelling
+    help and suggestions; read once per version)."""
+    return _vocabulary_words(word_space.pk, word_space.version)
+
+
 def trained_models(image_space: EmbeddingSpace, word_space: EmbeddingSpace) -> list[JointModel]:
     """Trained heads over `image_space`'s features into `word_space` whose weights are stored:
     new items get a vector in each of their spaces (filling, active, or kept for a rollback)."""
