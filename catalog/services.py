@@ -7,6 +7,7 @@ commands, all in `search`) queues their processing explicitly, in batches.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -252,10 +253,22 @@ class Processed:
     tags: list
 
 
+# The batch's annotations and its ready state in one statement (Django's bulk_update spent
+# ~8 ms an item building its CASE expressions; one UPDATE per item cost a round trip each).
+MARK_READY_SQL = """
+UPDATE catalog_image AS i SET
+    thumbnail = v.thumbnail, width = v.width, height = v.height, classes = v.classes, tags = v.tags,
+    status = %s, error = '', interruptions = 0, updated_at = %s, claimed_by = '', claimed_at = NULL
+FROM jsonb_to_recordset(%s::jsonb)
+    AS v(id bigint, thumbnail text, width integer, height integer, classes jsonb, tags jsonb)
+WHERE i.id = v.id
+"""
+
+
 def mark_ready(processed: list[Processed]) -> None:
     """Store processed items' thumbnails and annotations, in one transaction with their text
     documents; old thumbnails go once it commits."""
-    old_thumbnails = []
+    old_thumbnails, rows = [], []
     with transaction.atomic():
         for item in processed:
             image = item.image
@@ -263,19 +276,14 @@ def mark_ready(processed: list[Processed]) -> None:
             image.thumbnail.save(f"{PurePath(image.original.name).stem}.jpg", ContentFile(item.thumbnail), save=False)
             if old_thumbnail and old_thumbnail != image.thumbnail.name:
                 old_thumbnails.append(old_thumbnail)
-            # One small UPDATE per item: Django's bulk_update spent ~8 ms an item building its CASE expressions.
-            Image.objects.filter(pk=image.pk).update(
-                thumbnail=image.thumbnail.name,
-                width=item.size[0],
-                height=item.size[1],
-                classes=item.classes,
-                tags=item.tags,
+            width, height = item.size
+            rows.append(
+                {"id": image.pk, "thumbnail": image.thumbnail.name, "width": width, "height": height}
+                | {"classes": item.classes, "tags": item.tags}
             )
-        ids = [item.image.pk for item in processed]
-        Image.objects.filter(pk__in=ids).update(
-            status=Image.Status.READY, error="", interruptions=0, updated_at=timezone.now(), **UNCLAIMED
-        )
-        refresh_search_documents(image_ids=ids)  # their tags are searchable text too
+        with connection.cursor() as cursor:
+            cursor.execute(MARK_READY_SQL, [Image.Status.READY, timezone.now(), json.dumps(rows)])
+        refresh_search_documents(image_ids=[item.image.pk for item in processed])  # their tags are searchable text too
         storage = Image._meta.get_field("thumbnail").storage
         for name in old_thumbnails:
             transaction.on_commit(lambda name=name: storage.delete(name))

@@ -32,6 +32,9 @@ SEARCH_MAX_K = env_int("SEARCH_MAX_K", 100)
 # How deep the search pages go (page × results per page); each page ranks everything before it.
 SEARCH_MAX_DEPTH = env_int("SEARCH_MAX_DEPTH", 1000)
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100)
+# Seconds a web process searches the active spaces it read before reading them again (one query
+# a request saved; spaces.selectors.serving_spaces); 0: read them for every search.
+SERVING_SPACES_SECONDS = float(env_str("SERVING_SPACES_SECONDS", "5"))
 # Focused search re-ranks this many candidates from the plain index exactly (docs/benchmarks.md:
 # recall against the exact scan at each size); 0: the exact scan of every item (slow past 100k).
 FOCUS_CANDIDATES = env_int("FOCUS_CANDIDATES", 400)

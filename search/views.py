@@ -150,7 +150,7 @@ def class_options(request: HttpRequest) -> HttpResponse:
 @require_GET
 def suggest(request: HttpRequest) -> HttpResponse:
     """As-you-type suggestions for the search box: <option> elements for its <datalist>."""
-    word_space = spaces_selectors.active_space(EmbeddingSpace.Kind.WORD)
+    word_space = spaces_selectors.serving_spaces().get(EmbeddingSpace.Kind.WORD)
     options = selectors.suggestions(word_space, request.GET.get("q", "")[:100])
     return render(request, "search/_options.html", {"options": options})
 
