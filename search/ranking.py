@@ -201,13 +201,14 @@ class TextQuery:
 
 
 def text_query(terms: list[Term]) -> TextQuery | None:
-    """The full-text side of a word query: any positive word matches (English stemming), a
-    minus word excludes; weights do not apply. None when no word can match."""
+    """The full-text side of a word query: an item's text matches when it has every positive
+    word (English stemming; stop words drop out), and no minus word; weights do not apply.
+    Every word counts, as on the vector side: "dog water" is not every photo tagged dog."""
     positive = [term.word for term in terms if term.weight > 0]
     negative = [term.word for term in terms if term.weight < 0]
     if not positive:
         return None
-    match = " || ".join(["plainto_tsquery('english', %s)"] * len(positive))
+    match = " && ".join(["plainto_tsquery('english', %s)"] * len(positive))
     exclude = "".join(" && !!plainto_tsquery('english', %s)" for _ in negative)
     return TextQuery(sql=f"(({match}){exclude})", params=[*positive, *negative])
 
