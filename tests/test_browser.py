@@ -99,9 +99,12 @@ def test_search_box_suggests_as_you_type_and_respells(page: Page, site, demo_cat
     assert "ocean" in [option.get_attribute("value") for option in suggestions.all()]
 
     box.fill("coffe")
-    box.press("Enter")
+    box.press("Enter")  # respelled and searched, with the words as typed one click away
+    expect(page.locator(".did-you-mean")).to_contain_text("Showing results for coffee")
+    expect(first_card(page)).to_have_attribute("data-image-id", str(demo_catalogue["coffee"].pk))
+    page.locator(".did-you-mean a").click()
     offer = page.locator(".did-you-mean a")
-    expect(offer).to_have_text("coffee")
+    expect(offer).to_have_text("coffee")  # as typed: offered, not searched
     offer.click()
     expect(first_card(page)).to_have_attribute("data-image-id", str(demo_catalogue["coffee"].pk))
     page.screenshot(path=str(SCREENSHOTS / "did-you-mean.png"), full_page=True)
