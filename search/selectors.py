@@ -12,6 +12,7 @@ import numpy as np
 from ml.spelling import corrections, picture_names, priority_words
 from ml.spelling import suggestions as word_suggestions
 from ml.vectors import unit_rows
+from ml.words import STOP_WORDS
 from search.ranking import Hit
 from spaces import selectors as spaces_selectors
 from spaces import vector_sql
@@ -140,7 +141,7 @@ def explain_hits(
     similarity = {tag: float(unit_rows(vector) @ unit_query) for tag, vector in vectors.items()}
     for hit in hits:
         own = _WORD.findall(f"{hit.image.title} {hit.image.category.name} {hit.image.description}".lower())
-        text = [word for word in dict.fromkeys(words) if any(_same_word(word, w) for w in own)]
+        text = [w for w in dict.fromkeys(words) if w not in STOP_WORDS and any(_same_word(w, o) for o in own)]
         close = [tag["word"] for tag in hit.image.tags if similarity.get(tag["word"], -1) >= REASON_SIMILARITY]
         close.sort(key=similarity.__getitem__, reverse=True)
         hit.why = list(dict.fromkeys([*text, *close]))[:n]

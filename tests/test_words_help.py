@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 from rest_framework.test import APIClient
 
+from catalog.models import Image
+from catalog.services import refresh_search_documents
 from search import selectors
 from spaces import selectors as spaces_selectors
 from spaces.models import EmbeddingSpace
@@ -77,6 +79,19 @@ def test_matched_on_shows_the_items_own_words(api, demo_catalogue) -> None:
     chelsea = demo_catalogue["chelsea"]
     hits = api.get("/api/search/images/", {"q": "chelsea"}).json()["results"]
     assert hits[0]["id"] == chelsea.pk and hits[0]["why"][0] == "chelsea"  # its title
+
+
+def test_a_stop_word_is_no_reason(api, demo_catalogue) -> None:
+    chelsea = demo_catalogue["chelsea"]
+    Image.objects.filter(pk=chelsea.pk).update(title="A cat on the sofa")
+    refresh_search_documents(image_ids=[chelsea.pk])
+    try:
+        hits = api.get("/api/search/images/", {"q": "a sofa"}).json()["results"]
+    finally:
+        Image.objects.filter(pk=chelsea.pk).update(title=chelsea.title)
+        refresh_search_documents(image_ids=[chelsea.pk])
+    found = next(hit for hit in hits if hit["id"] == chelsea.pk)
+    assert found["why"][0] == "sofa" and "a" not in found["why"] and found["text_match"]
     cats = api.get("/api/search/images/", {"q": "cat", "match": "semantic"}).json()["results"]
     assert "cat" in cats[0]["why"]  # a tag of its own
     for hit in cats[1:]:  # the rocket, the astronaut, the coffee: no cat tag to show
