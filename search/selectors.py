@@ -59,8 +59,10 @@ def respelled(word_space: EmbeddingSpace, text: str, unfamiliar: list[str]) -> s
     """The query with each unfamiliar word replaced by its likeliest known word (fewest edits,
     then the more common word: `ml.spelling.corrections`), its weights and signs kept; None
     when no word is close to one."""
-    known = known_words(word_space) if unfamiliar else []
-    replacements = {word: found[0] for word in unfamiliar[:10] if (found := corrections(word, known, k=1))}
+    # Stop words ("in", "the") are in no vocabulary of tag words, yet nobody misspelled them.
+    candidates = [word for word in unfamiliar if word not in STOP_WORDS and word.isalpha()][:10]
+    known = known_words(word_space) if candidates else []
+    replacements = {word: found[0] for word in candidates if (found := corrections(word, known, k=1))}
     if not replacements:
         return None
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, replacements)) + r")\b", re.IGNORECASE)

@@ -39,6 +39,15 @@ def test_a_known_word_is_left_alone(demo_catalogue) -> None:
     assert selectors.respelled(word_space(), "dog catt", []) is None
 
 
+def test_a_sentence_keeps_its_small_words(demo_catalogue) -> None:
+    """Stop words are in no vocabulary of tag words: they must not be respelled ("in" -> "ian")."""
+    text = "children playing in the snow"
+    assert selectors.respelled(word_space(), text, ["in", "the"]) is None
+    assert selectors.respelled(word_space(), "childen playing in the snow", ["childen", "in", "the"]) == (
+        "children playing in the snow"
+    )
+
+
 def test_a_misspelled_query_shows_results_for_the_respelled_words(client, demo_catalogue) -> None:
     chelsea = demo_catalogue["chelsea"]
     page = client.get("/search/", {"q": "catt"})
