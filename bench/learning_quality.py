@@ -124,3 +124,28 @@ def training_seconds(photos: DevPhotos, count: int = TIMED, seed: int = 1) -> di
 def main(described: int = DESCRIBED) -> tuple[list[dict], dict]:
     photos = load_dev_photos()
     return measure(photos, described=described), training_seconds(photos)
+
+
+def markdown(rows: list[dict], timing: dict) -> str:
+    """The table of docs/learning.md."""
+    zero = rows[0]
+    lines = [
+        "| bridge (vectors of the undescribed photos) | P@10 | 1-word | 2-word | lift | Pascal R-prec |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lift = row["p10"] / zero["p10"]
+        lines.append(
+            f"| {row['bridge']} | {row['p10']:.3f} | {row['one']:.3f} | {row['two']:.3f} | {lift:.2f}x "
+            f"| {row['pascal']:.3f} |"
+        )
+    lines.append(
+        f"\nTraining on {timing['items']} described items: {timing['total_s']:.1f} s "
+        f"({timing['embedding_s']:.1f} s embedding their texts from an empty cache, {timing['fit_s']:.1f} s fitting)."
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    LOCAL.mkdir(exist_ok=True)
+    print(markdown(*main()))

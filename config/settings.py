@@ -268,7 +268,13 @@ SPECTACULAR_SETTINGS = {
 
 # --- Models and search (config/model_settings.py) ----------------------------------------
 from config.model_settings import *  # noqa: E402,F403
-from config.model_settings import HNSW_EF_SEARCH  # noqa: E402
+from config.model_settings import HNSW_EF_SEARCH, JOINT_AUTO_TRAIN_INTERVAL  # noqa: E402
+
+# Training on its own when enough described items arrived (a no-op unless JOINT_AUTO_TRAIN).
+CELERY_BEAT_SCHEDULE["train-when-due"] = {
+    "task": "learning.tasks.train_when_due",
+    "schedule": JOINT_AUTO_TRAIN_INTERVAL,
+}
 
 # pgvector's search options on every connection (SET LOCAL per search cost three more round trips):
 # filtered HNSW scans would otherwise stop at ef_search candidates and return fewer than k.

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from ml.ridge import KIND_LINEAR, LinearHead, head_inputs, standardiser
+from ml.ridge import LinearHead, head_inputs, standardiser
 from ml.vectors import unit_rows
 
 TEMPERATURE = 0.05
@@ -68,7 +68,6 @@ def fit_contrastive(
                 best, best_state = score, {k: v.clone() for k, v in linear.state_dict().items()}
         linear.load_state_dict(best_state)
         weights = {
-            "kind": KIND_LINEAR,
             "mean": mean,
             "scale": scale,
             "w": linear.weight.detach().numpy().T.copy(),

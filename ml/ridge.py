@@ -18,7 +18,6 @@ import numpy as np
 
 from ml.vectors import unit_rows
 
-KIND_LINEAR = np.array("linear")  # marks linear-head weights (a DeViSE head has w1, b1, w2, b2)
 ALPHAS = (1.0, 10.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)  # relative to the input dims
 
 
@@ -37,7 +36,8 @@ def head_inputs(features: np.ndarray, meaning: np.ndarray) -> np.ndarray:
 
 
 def is_linear(weights: dict[str, np.ndarray]) -> bool:
-    return "kind" in weights and str(weights["kind"]) == str(KIND_LINEAR)
+    """Linear heads have `scale` (the z-scoring); a DeViSE head has w1, b1, w2, b2."""
+    return "scale" in weights
 
 
 def project_linear(features: np.ndarray, meaning: np.ndarray, weights: dict[str, np.ndarray]) -> np.ndarray:
@@ -99,5 +99,5 @@ def fit_ridge(
         alpha = scaled_alphas[len(scaled_alphas) // 2]
     mean, scale = standardiser(raw)
     w, b = _solver((raw - mean) / scale)(targets, alpha)
-    weights = {"kind": KIND_LINEAR, "mean": mean, "scale": scale, "w": w, "b": b}
+    weights = {"mean": mean, "scale": scale, "w": w, "b": b}
     return LinearHead(weights, time.perf_counter() - started, alpha, {a: round(v, 4) for a, v in scores.items()})

@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 
 from tests.conftest import add_processed_images, clear_catalogue, dev_photos, mark_unlabelled, remove_trained_spaces
 
-# Small and quick: the head's defaults are measured in the README.
-OPTIONS = {"hidden": 64, "max_epochs": 30, "holdout": 0.25}
+# The DeViSE head, small and quick (the text heads: tests/test_text_training.py).
+OPTIONS = {"head": "devise", "hidden": 64, "max_epochs": 30, "holdout": 0.25}
 
 
 @pytest.fixture(scope="module")
