@@ -34,7 +34,7 @@ DESCRIBED = 1500
 TIMED = 2000
 VALIDATION = 0.15
 BLENDS = (0.0, 0.25, 0.5, 0.75)
-HALF_SHARES = (3, 10, 30, 100)
+FAMILIARITY = ((10, 0), (30, 0), (10, 10), (10, 20), (10, 40))  # (half share at, minimum items)
 
 
 Search = Callable[[np.ndarray, str], np.ndarray]  # (rows, query text) -> scores of those rows
@@ -84,9 +84,9 @@ def measure(photos: DevPhotos, *, described: int = DESCRIBED, seed: int = 0) -> 
     def vector_search(vectors: np.ndarray) -> Search:
         return lambda rows, text: vectors[rows] @ query(text)
 
-    def fused_search(vectors: np.ndarray, half: int) -> Search:
+    def fused_search(vectors: np.ndarray, half: int, minimum: int) -> Search:
         def search(rows: np.ndarray, text: str) -> np.ndarray:
-            share = trained_share(text, counts, half)
+            share = trained_share(text, counts, half, minimum)
             return share * (vectors[rows] @ query(text)) + (1 - share) * (zero_shot[rows] @ query(text))
 
         return search
@@ -97,10 +97,9 @@ def measure(photos: DevPhotos, *, described: int = DESCRIBED, seed: int = 0) -> 
         label = f"{name}, alpha {head.alpha:g}" if name == "ridge" else name
         for share in BLENDS:
             row(f"{label}, blend {share:g}", vector_search(blend_rows(trained, zero_shot, share)), head.seconds)
-        for half in HALF_SHARES:
-            for share in (0.0, 0.25):
-                fused = fused_search(blend_rows(trained, zero_shot, share), half)
-                row(f"{label}, blend {share:g}, by familiarity (half at {half})", fused, head.seconds)
+        for half, minimum in FAMILIARITY:
+            fused = fused_search(blend_rows(trained, zero_shot, 0.25), half, minimum)
+            row(f"{label}, blend 0.25, fused by familiarity (half at {half}, from {minimum})", fused, head.seconds)
     return results
 
 

@@ -54,11 +54,11 @@ JOINT_HEAD = env_str("JOINT_HEAD", "auto")  # or ridge, contrastive, devise
 # 0.5 -> 0.457 P@10); word search also blends in the zero-shot space by familiarity (ml.familiarity).
 JOINT_TEXT_BLEND = float(env_str("JOINT_TEXT_BLEND", "0.25"))
 # Training on its own (learning.tasks.train_when_due, in beat): once JOINT_AUTO_TRAIN_MIN items have
-# text and a model exists for fewer than JOINT_AUTO_TRAIN_NEW of them (or none does).
+# text and a model exists for fewer than JOINT_AUTO_TRAIN_NEW of them (or none does); checked every
+# JOINT_AUTO_TRAIN_INTERVAL seconds (config/settings.py, the beat schedule).
 JOINT_AUTO_TRAIN = env_bool("JOINT_AUTO_TRAIN", False)
 JOINT_AUTO_TRAIN_MIN = env_int("JOINT_AUTO_TRAIN_MIN", 200)
 JOINT_AUTO_TRAIN_NEW = env_int("JOINT_AUTO_TRAIN_NEW", 200)
-JOINT_AUTO_TRAIN_INTERVAL = env_int("JOINT_AUTO_TRAIN_INTERVAL", 3600)  # seconds between checks
 JOINT_LOSS = env_str("JOINT_LOSS", "cosine")  # or "hinge" (DeViSE's rank loss)
 JOINT_HIDDEN = env_int("JOINT_HIDDEN", 512)  # the head's hidden layer
 JOINT_BLEND = float(env_str("JOINT_BLEND", "0.5"))  # share of the zero-shot (ConSE) vector in a trained space

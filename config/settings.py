@@ -145,6 +145,8 @@ ORPHAN_FILES_AFTER = env_int("ORPHAN_FILES_AFTER", 3600)
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "ingest.tasks.reconcile", "schedule": RECONCILE_INTERVAL},
     "remove-orphan-files": {"task": "ingest.tasks.remove_orphan_files", "schedule": ORPHAN_SWEEP_INTERVAL},
+    # Training on its own when enough described items arrived (a no-op unless JOINT_AUTO_TRAIN).
+    "train-when-due": {"task": "learning.tasks.train_when_due", "schedule": env_int("JOINT_AUTO_TRAIN_INTERVAL", 3600)},
 }
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # in memory: no schedule file to keep
 
@@ -268,13 +270,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Models and search (config/model_settings.py) ----------------------------------------
 from config.model_settings import *  # noqa: E402,F403
-from config.model_settings import HNSW_EF_SEARCH, JOINT_AUTO_TRAIN_INTERVAL  # noqa: E402
-
-# Training on its own when enough described items arrived (a no-op unless JOINT_AUTO_TRAIN).
-CELERY_BEAT_SCHEDULE["train-when-due"] = {
-    "task": "learning.tasks.train_when_due",
-    "schedule": JOINT_AUTO_TRAIN_INTERVAL,
-}
+from config.model_settings import HNSW_EF_SEARCH  # noqa: E402
 
 # pgvector's search options on every connection (SET LOCAL per search cost three more round trips):
 # filtered HNSW scans would otherwise stop at ef_search candidates and return fewer than k.

@@ -11,7 +11,7 @@ from collections import Counter
 
 import numpy as np
 
-from ml.familiarity import text_words, trained_share
+from ml.familiarity import minimum_items, text_words, trained_share
 from ml.metrics import precision_at, r_precision
 from ml.vectors import unit_rows
 from search import query_vectors
@@ -33,7 +33,7 @@ def space_scores(space: EmbeddingSpace, text: str, vectors: dict[int, np.ndarray
     partner = selectors.zero_shot_partner(space)
     if partner is None or partner.space.pk not in vectors:
         return scores
-    share = trained_share(text, partner.word_counts)
+    share = trained_share(text, partner.word_counts, minimum=minimum_items(partner.trained_items))
     return share * scores + (1 - share) * (unit_rows(vectors[partner.space.pk]) @ query)
 
 

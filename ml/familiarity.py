@@ -16,6 +16,11 @@ from ml.words import words_of
 # Items using a word at which the trained side gets half the query: measured on the dev photos
 # (bench.learning_quality; docs/learning.md).
 HALF_SHARE_ITEMS = 10
+# Fewer items than this taught a word nothing dependable (a head that saw 5 sheep among 1,500
+# people and beaches ranks sheep badly): the zero-shot space answers alone. In a small catalogue
+# the bar is a share of the items trained on instead.
+MIN_ITEMS = 20
+MIN_SHARE_OF_ITEMS = 0.05
 _IRREGULAR = {"children": "child", "men": "man", "women": "woman", "feet": "foot"}
 
 
@@ -43,11 +48,15 @@ def word_counts(texts: Iterable[str]) -> Counter:
     return counts
 
 
-def trained_share(query: str, counts: Mapping[str, int], half: int = HALF_SHARE_ITEMS) -> float:
+def minimum_items(trained_items: int) -> float:
+    return min(MIN_ITEMS, MIN_SHARE_OF_ITEMS * trained_items)
+
+
+def trained_share(query: str, counts: Mapping[str, int], half: int = HALF_SHARE_ITEMS, minimum: float = 0) -> float:
     """The trained space's share of a word query: n / (n + half) for the query's least used word
-    (n items used it), 0 for a query of no words."""
+    (n items used it), 0 when n is below `minimum` (`minimum_items`) or the query has no words."""
     words = text_words(query)
     if not words:
         return 0.0
     used = min(counts.get(word, 0) for word in words)
-    return used / (used + half)
+    return used / (used + half) if used >= minimum else 0.0

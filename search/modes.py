@@ -153,7 +153,9 @@ def _trained_and_zero_shot(joint: EmbeddingSpace, query: query_vectors.WordQuery
     partner = spaces.zero_shot_partner(joint)
     if partner is None:
         return [ranking.Side(joint, query.vector, share)]
-    trained = familiarity.trained_share(" ".join(query.words), partner.word_counts)
+    trained = familiarity.trained_share(
+        " ".join(query.words), partner.word_counts, minimum=familiarity.minimum_items(partner.trained_items)
+    )
     return [
         ranking.Side(space, query.vector, part * share)
         for space, part in ((joint, trained), (partner.space, 1 - trained))

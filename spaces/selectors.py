@@ -142,6 +142,7 @@ class ZeroShotPartner:
 
     space: EmbeddingSpace
     word_counts: dict[str, int]
+    trained_items: int
 
 
 @lru_cache(maxsize=8)
@@ -151,7 +152,7 @@ def _zero_shot_partner(space_id: int) -> ZeroShotPartner | None:
         return None
     name = EmbeddingSpace.conse_name(model.image_space.name, model.space.word_space)
     zero_shot = EmbeddingSpace.objects.filter(name=name).first()
-    return ZeroShotPartner(zero_shot, model.metrics["word_counts"]) if zero_shot else None
+    return ZeroShotPartner(zero_shot, model.metrics["word_counts"], model.training_size) if zero_shot else None
 
 
 def zero_shot_partner(joint: EmbeddingSpace) -> ZeroShotPartner | None:

@@ -337,7 +337,8 @@ def flickr_photos(words: tuple[str, ...], described: int, undescribed: int) -> l
     chosen: list[dict] = []
     taken: set[int] = set()
     for word in words:
-        found = [i for i in np.flatnonzero(relevant_flickr(word, captions)) if i not in taken][: described + undescribed]
+        found = [i for i in np.flatnonzero(relevant_flickr(word, captions)) if i not in taken]
+        found = found[: described + undescribed]
         taken.update(found)
         for number, i in enumerate(found):
             description = captions[i][0] if number < described else ""

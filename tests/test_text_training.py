@@ -46,12 +46,15 @@ def test_text_embeddings_are_cached_by_text(tmp_path) -> None:
 
 
 def test_the_trained_share_grows_with_the_items_that_used_the_query_words() -> None:
-    from ml.familiarity import trained_share, word_counts
+    from ml.familiarity import minimum_items, trained_share, word_counts
 
     counts = word_counts(["Two dogs run in the snow", "A dog in snow", "A boy on a bicycle"])
     assert counts["dog"] == 2 and counts["snow"] == 2
     assert trained_share("sofa", counts) == 0.0 == trained_share("dog sofa", counts)
     assert 0 < trained_share("bicycle", counts) < trained_share("dogs", counts) < 1
+    # A word few of many items used is left to the zero-shot space.
+    assert minimum_items(3) < 1 and minimum_items(10_000) == 20
+    assert trained_share("dogs", counts, minimum=minimum_items(1500)) == 0.0
 
 
 @pytest.fixture(scope="module")

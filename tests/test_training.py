@@ -155,6 +155,7 @@ def test_activation_can_require_beating_the_active_space(db_access, catalogue, s
     trained_better = evaluation.compare_on_catalogue(model.space, zero_shot).better
     refusals = []
     for candidate in (model.space, zero_shot):
+        candidate.refresh_from_db()  # the first switch changed the other's state
         try:
             learning_services.switch_to(candidate)
         except spaces_services.SpaceRefused as exc:
@@ -167,12 +168,12 @@ def test_activation_can_require_beating_the_active_space(db_access, catalogue, s
 
 
 def test_searches_never_fail_or_come_back_empty_while_spaces_fill_and_switch(db_access, catalogue, monkeypatch) -> None:
+    from learning import filling, training
     from learning import services as learning_services
-    from learning import training
     from spaces import services as spaces_services
     from spaces.models import EmbeddingSpace
 
-    monkeypatch.setattr(training, "FILL_BATCH_SIZE", 4)  # several batches, with searches in between
+    monkeypatch.setattr(filling, "FILL_BATCH_SIZE", 4)  # several batches, with searches in between
     failures: list[str] = []
     done = threading.Event()
     counts = {"searches": 0}
