@@ -34,7 +34,7 @@ DESCRIBED = 1500
 TIMED = 2000
 VALIDATION = 0.15
 BLENDS = (0.0, 0.25, 0.5, 0.75)
-FAMILIARITY = ((10, 0), (30, 0), (10, 10), (10, 20), (10, 40))  # (half share at, minimum items)
+FAMILIARITY = ((10, 0), (30, 0), (10, 10), (10, 20), (10, 40))  # (half share at, minimum items); product: (10, 10)
 
 
 Search = Callable[[np.ndarray, str], np.ndarray]  # (rows, query text) -> scores of those rows

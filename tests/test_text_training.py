@@ -53,7 +53,7 @@ def test_the_trained_share_grows_with_the_items_that_used_the_query_words() -> N
     assert trained_share("sofa", counts) == 0.0 == trained_share("dog sofa", counts)
     assert 0 < trained_share("bicycle", counts) < trained_share("dogs", counts) < 1
     # A word few of many items used is left to the zero-shot space.
-    assert minimum_items(3) < 1 and minimum_items(10_000) == 20
+    assert minimum_items(3) < 1 and minimum_items(10_000) == 10
     assert trained_share("dogs", counts, minimum=minimum_items(1500)) == 0.0
 
 
