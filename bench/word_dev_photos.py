@@ -31,6 +31,7 @@ class DevPhotos:
     logits: np.ndarray  # (n, 1000)
     classes: np.ndarray  # (n_imagenet,) ImageNet class index of each ImageNet photo
     pascal: np.ndarray  # (n_imagenet,) Pascal VOC category or ""
+    labels: list[str]  # (n_imagenet,) ImageNet label of each ImageNet photo
     captions: list[list[str]]  # (n_flickr) five captions per Flickr photo
 
     @functools.cached_property
@@ -84,5 +85,6 @@ def load_dev_photos() -> DevPhotos:
         logits=np.concatenate([imagenet_logits, flickr_logits]),
         classes=np.array([int(row["imagenet_index"]) for row in labels]),
         pascal=np.array([row["pascal_category"] for row in labels]),
+        labels=[row["imagenet_label"] for row in labels],
         captions=[[row[f"caption_{i}"] for i in range(1, 6)] for row in captions],
     )

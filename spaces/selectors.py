@@ -17,7 +17,9 @@ from ml.conse import class_word_matrix
 from ml.devise import load_weights
 from ml.embed import Vocabulary
 from ml.prototypes import class_prototypes
+from ml.tags import tag_nodes
 from ml.vectors import unit_rows
+from ml.vocabulary import sentence_vocabulary
 from spaces import vector_sql
 from spaces.encoders import sentence_encoder, sentence_vector
 from spaces.models import EmbeddingSpace, ImageEmbedding, JointModel
@@ -63,12 +65,21 @@ def word_vectors(space: EmbeddingSpace, words: Iterable[str]) -> dict[str, np.nd
     return {word: vector for word, vector in cached.items() if vector is not None}
 
 
+@lru_cache(maxsize=2)
+def _tag_name_vectors(model: str) -> dict[str, np.ndarray]:
+    names = sorted(set(tag_nodes().names))
+    vocabulary = sentence_vocabulary(sentence_encoder().embed, names, model, settings.MODEL_DIR)
+    return dict(zip(vocabulary.words, vocabulary.vectors, strict=True))
+
+
 def text_vectors(space: EmbeddingSpace, texts: Iterable[str]) -> dict[str, np.ndarray]:
     """Vectors of words or short phrases ("tiger cat") in a word space: a sentence space embeds
-    each one, a word-vector space has those it knows."""
-    if space.encodes_sentences:
-        return {text: sentence_vector(text) for text in set(texts)}
-    return word_vectors(space, texts)
+    each one (every tag name embedded once, kept as .npy under MODEL_DIR: explaining a page of
+    hits must not run the encoder on each of their tags), a word-vector space has those it knows."""
+    if not space.encodes_sentences:
+        return word_vectors(space, texts)
+    tag_names = _tag_name_vectors(space.model)
+    return {text: tag_names[text] if text in tag_names else sentence_vector(text) for text in set(texts)}
 
 
 @lru_cache(maxsize=4)

@@ -12,6 +12,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 from skimage import data
 
+from catalog.models import Image
 from tests.conftest import jpeg
 
 HIT = re.compile(r'data-image-id="(\d+)".*?<span class="visually-hidden">Score </span>([-\d.]+)</span>', re.S)
@@ -40,12 +41,13 @@ def test_words_find_the_cat_first_with_a_score(client, demo_catalogue) -> None:
     assert "<code>cat +sofa -dog</code>" in html
 
 
-def test_unknown_words_are_reported(client) -> None:
+def test_a_sentence_space_knows_every_word(client, demo_catalogue) -> None:
+    # GloVe spaces report the words they lack (tests/test_sentence_space.py); the sentence
+    # space embeds the whole query, so an odd word neither blocks the search nor is "unknown".
     response = client.get("/search/", {"q": "cat zzqx"})
     assert response.status_code == 200
-    assert "Not in the vocabulary: <strong>zzqx</strong>" in response.content.decode()
-    only_unknown = client.get("/search/", {"q": "zzqx"})
-    assert "Not in the vocabulary" in only_unknown.content.decode() and not hits(only_unknown)
+    assert "Not in the vocabulary" not in response.content.decode()
+    assert hits(response)[0][0] == demo_catalogue["chelsea"].pk
 
 
 def test_word_combination_and_category_filter(client, demo_catalogue) -> None:
@@ -148,14 +150,16 @@ def test_class_suggestions(client) -> None:
 
 
 def test_similar_words_page(client) -> None:
-    response = client.get("/search/words/", {"q": "said"})
+    response = client.get("/search/words/", {"q": "horse"})
     assert response.status_code == 200
     html = response.content.decode()
-    assert '<a href="/search/?q=told"' in html
+    assert '<a href="/search/?q=horses"' in html
     assert re.search(r'class="num">0\.\d\d<', html)
-    assert "Not in the vocabulary" in client.get("/search/words/", {"q": "said zzqx"}).content.decode()
-    partial = client.get("/search/words/", {"q": "said"}, headers={"HX-Request": "true"}).content.decode()
-    assert "told" in partial and "<html" not in partial
+    # The sentence space embeds any word: no "not in the vocabulary", still similar words.
+    odd = client.get("/search/words/", {"q": "horse zzqx"}).content.decode()
+    assert "Not in the vocabulary" not in odd and '<a href="/search/?q=' in odd
+    partial = client.get("/search/words/", {"q": "horse"}, headers={"HX-Request": "true"}).content.decode()
+    assert "horses" in partial and "<html" not in partial
 
 
 def test_item_page_shows_tags_classes_and_more_like_this(client, demo_catalogue) -> None:
@@ -171,3 +175,15 @@ def test_item_page_shows_tags_classes_and_more_like_this(client, demo_catalogue)
     assert ">More like this</a>" in html
     lazy = client.get(f"/search/similar/{chelsea.pk}/", {"k": 8}, headers={"HX-Request": "true"})
     assert "<html" not in lazy.content.decode() and len(hits(lazy)) == 3
+    assert "No confident tags" not in html
+
+
+def test_an_item_without_confident_tags_says_so(client, demo_catalogue) -> None:
+    coffee = demo_catalogue["coffee"]
+    tags = coffee.tags
+    Image.objects.filter(pk=coffee.pk).update(tags=[])  # what ml.tags gives an unsure classifier
+    try:
+        html = client.get(coffee.get_absolute_url()).content.decode()
+    finally:
+        Image.objects.filter(pk=coffee.pk).update(tags=tags)
+    assert "No confident tags" in html and "chips tags" not in html

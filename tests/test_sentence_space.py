@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from ml.sentences import SENTENCE_DIMS
@@ -85,3 +85,14 @@ def test_glove_stays_a_word_space_one_can_import(glove_space, word_space) -> Non
     assert query.unknown_words == ["catt"] and query.vector is not None
     assert selectors.conse_top_t(glove_space) == settings.CONSE_TOP_T
     assert selectors.word_meaning_weight(glove_space) == settings.WORD_MEANING_WEIGHT
+
+
+@pytest.mark.django_db
+def test_activate_space_command_switches_and_refuses_an_empty_space(glove_space, word_space) -> None:
+    with pytest.raises(CommandError, match="No embedding space"):
+        call_command("activate_space", "no-such-space")
+    empty = EmbeddingSpace.objects.create(name="empty-joint", kind=EmbeddingSpace.Kind.JOINT, model="m", dims=3)
+    with pytest.raises(CommandError, match="reembed --space empty-joint"):
+        call_command("activate_space", empty.name)
+    call_command("activate_space", glove_space.name)  # rolled back with the test's transaction
+    assert selectors.active_space(EmbeddingSpace.Kind.WORD) == glove_space

@@ -155,7 +155,9 @@ def test_activation_can_require_beating_the_active_space(db_access, catalogue, s
     trained_better = evaluation.compare_on_catalogue(model.space, zero_shot).better
     refusals = []
     for candidate in (model.space, zero_shot):
-        candidate.refresh_from_db()  # the first switch changed the other's state
+        # Its state as stored: a stale "active" would return early (switch_to skips an active
+        # space), which passed unnoticed only while the trained head always lost (GloVe).
+        candidate.refresh_from_db()
         try:
             learning_services.switch_to(candidate)
         except spaces_services.SpaceRefused as exc:

@@ -62,7 +62,9 @@ class ScaleCatalogue:
         self.spaces = {kind: spaces_selectors.active_space(kind) for kind in SPACE_KINDS}
         if None in self.spaces.values():
             raise CommandError("No processed images yet: run `./dev run` (or load_demo and a worker) once.")
-        self.class_matrix = spaces_selectors.class_vectors(self.spaces[Kind.JOINT].word_space)
+        word_space = self.spaces[Kind.JOINT].word_space
+        self.class_matrix = spaces_selectors.class_vectors(word_space)
+        self.top_t = spaces_selectors.conse_top_t(word_space)
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE catalog_image CASCADE")
         with (dataset / "labels.csv").open() as handle:
@@ -84,7 +86,7 @@ class ScaleCatalogue:
         """New items up to `size`, with vectors in the spaces of `kinds`."""
         while len(self.ids) < size:
             count = min(CHUNK, size - len(self.ids))
-            batch = synthetic_batch(self.dev, self.class_matrix, count, self.rng)
+            batch = synthetic_batch(self.dev, self.class_matrix, self.top_t, count, self.rng)
             ids = insert_items(batch, self.labels, self.category_ids, len(self.ids))
             embedded = batch.embedded
             by_kind = {Kind.IMAGE: embedded.features, Kind.MEANING: embedded.meaning, Kind.JOINT: embedded.conse}

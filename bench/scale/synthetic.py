@@ -5,7 +5,7 @@ Each synthetic item mixes two real photos: features `a * f1 + (1 - a) * f2` (a u
 Gaussian noise (sigma 0.3). Its meaning and word-space vectors, classes and tags are then computed
 from those by `ml.embed.embed`, the worker's own assembly, so every space sees items with the
 structure of real ones (clusters of kinds, near-duplicates, rare classes) at any count. (Tags are
-the class names and their kinds; the worker also completes them with vocabulary words.)
+the worker's: hedged class names and their kinds, `ml.tags`.)
 Rows are written with COPY (binary for vectors): a million items load in minutes, not hours.
 """
 
@@ -39,7 +39,7 @@ class Batch:
     seeds: np.ndarray  # the main photo of each item (row of the dev set)
 
 
-def synthetic_batch(dev: DevSet, class_matrix: np.ndarray, count: int, rng: np.random.Generator) -> Batch:
+def synthetic_batch(dev: DevSet, class_matrix: np.ndarray, top_t: int, count: int, rng: np.random.Generator) -> Batch:
     """`count` items with every space's vectors. The word-only million stores only the word
     space's; its meaning vectors are computed all the same (about 1 s per chunk on 2 cores, a
     minute of the million's 10-minute load) rather than step around the worker's assembly."""
@@ -53,7 +53,7 @@ def synthetic_batch(dev: DevSet, class_matrix: np.ndarray, count: int, rng: np.r
     embedded = embed(
         Encoding(features.astype(np.float32), logits),
         class_vectors=class_matrix,
-        top_t=settings.CONSE_TOP_T,
+        top_t=top_t,
         tags_per_image=settings.TAGS_PER_IMAGE,
     )
     return Batch(embedded, seeds=first)
