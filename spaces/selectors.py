@@ -136,14 +136,15 @@ def trained_models(image_space: EmbeddingSpace, word_space: EmbeddingSpace) -> l
 
 
 @lru_cache(maxsize=8)
-def _head_weights(name: str) -> dict[str, np.ndarray]:
+def _head_weights(model_id: int, name: str) -> dict[str, np.ndarray]:
     with JointModel._meta.get_field("weights").storage.open(name, "rb") as handle:
         return load_weights(handle.read())
 
 
 def head_weights(model: JointModel) -> dict[str, np.ndarray]:
-    """A trained head's weights (read from storage once per process; files are never rewritten)."""
-    return _head_weights(model.weights.name)
+    """A trained head's weights, read from storage once per process. Keyed by the model too: a
+    deleted model's file name comes back for the next model of the same number."""
+    return _head_weights(model.pk, model.weights.name)
 
 
 @dataclass(frozen=True)
