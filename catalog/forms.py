@@ -25,8 +25,12 @@ class ImageUploadForm(forms.Form):
     files = MultipleImageField(label="Images", widget=MultipleFileInput(attrs={"accept": "image/*", "multiple": True}))
     category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False)
     new_category = forms.CharField(max_length=120, required=False, help_text="Or create a category by name.")
-    title = forms.CharField(max_length=200, required=False, help_text="Defaults to the file name.")
+    title = forms.CharField(max_length=200, required=False, help_text="For a single file; defaults to the file name.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def titles(self) -> list[str]:
+        """A title per file, in the files' order, from the upload page's per-file inputs."""
+        return [title[:200] for title in self.data.getlist("titles")] if hasattr(self.data, "getlist") else []
 
     def clean(self):
         cleaned = super().clean()

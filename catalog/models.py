@@ -8,6 +8,7 @@ from django.db import models
 from django.urls import reverse
 
 from catalog.names import clean_name, name_key
+from catalog.titles import display_title
 from ml.words import words_of
 
 
@@ -98,10 +99,15 @@ class Image(models.Model):
         indexes = [models.Index(fields=["category", "status"]), GinIndex(fields=["search_document"])]
 
     def __str__(self) -> str:
-        return self.title
+        return self.display_title
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:image-detail", args=[self.pk])
+
+    @property
+    def display_title(self) -> str:
+        """The title, or what the item is when it has none (its tags or category)."""
+        return display_title(self.title, tags=self.tags, category_name=self.category.name)
 
     @property
     def is_settled(self) -> bool:

@@ -29,14 +29,20 @@ SENTENCE_THREADS = env_int("SENTENCE_THREADS", 1)  # ONNX Runtime threads of the
 SENTENCE_CONSE_TOP_T = env_int("SENTENCE_CONSE_TOP_T", 20)
 EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 16)
 SEARCH_MAX_K = env_int("SEARCH_MAX_K", 100)
+# How deep the search pages go (page × results per page); each page ranks everything before it.
+SEARCH_MAX_DEPTH = env_int("SEARCH_MAX_DEPTH", 1000)
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100)
+# Seconds a web process searches the active spaces it read before reading them again (one query
+# a request saved; spaces.selectors.serving_spaces); 0: read them for every search.
+SERVING_SPACES_SECONDS = float(env_str("SERVING_SPACES_SECONDS", "5"))
 # Focused search re-ranks this many candidates from the plain index exactly (docs/benchmarks.md:
 # recall against the exact scan at each size); 0: the exact scan of every item (slow past 100k).
 FOCUS_CANDIDATES = env_int("FOCUS_CANDIDATES", 400)
-# Hybrid word search: weights of the text and meaning rankings in the reciprocal rank fusion.
-# Text counts double: a title or category an admin wrote is stronger evidence than a vector.
-HYBRID_TEXT_WEIGHT = float(env_str("HYBRID_TEXT_WEIGHT", "2"))
-HYBRID_SEMANTIC_WEIGHT = float(env_str("HYBRID_SEMANTIC_WEIGHT", "1"))
+# Hybrid word search: an item's score is the weighted mean of its vector similarity (weight 1)
+# and the strength (0-1) of its text match (title, category, description, confident tags;
+# weight HYBRID_TEXT_WEIGHT): a title an admin wrote lifts an item, yet a weak text match stays
+# below a strong vector match.
+HYBRID_TEXT_WEIGHT = float(env_str("HYBRID_TEXT_WEIGHT", "1.0"))
 # "More like this" and search by photo in blend mode: the meaning space's share of the similarity.
 # Measured on the dev photos (precision@10 within Pascal categories): 0.5 -> 0.792, 0.6 -> 0.801,
 # 0.7 -> 0.802, 0.8 -> 0.803; 0.7 sits in the plateau and keeps looks mattering.

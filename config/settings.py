@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "catalog",
     "spaces",
@@ -261,12 +262,10 @@ REST_FRAMEWORK = {
     # The client address is REMOTE_ADDR unless NUM_PROXIES proxies in front add X-Forwarded-For.
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Semantic image catalogue API",
-    "DESCRIPTION": "Browse the catalogue and search it by item, photo, object class and words.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-}
+SPECTACULAR_SETTINGS = {"TITLE": "Semantic image catalogue API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
+SPECTACULAR_SETTINGS["DESCRIPTION"] = "Browse the catalogue and search it by item, photo, object class and words."
+# Swagger UI from the sidecar's static files, not a CDN: the docs work without internet.
+SPECTACULAR_SETTINGS |= dict.fromkeys(("SWAGGER_UI_DIST", "SWAGGER_UI_FAVICON_HREF", "REDOC_DIST"), "SIDECAR")
 
 # --- Models and search (config/model_settings.py) ----------------------------------------
 from config.model_settings import *  # noqa: E402,F403

@@ -21,6 +21,9 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SERVE_MEDIA = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests create, switch and roll back spaces between searches; tests/test_serving_spaces.py
+# tests the cache itself.
+SERVING_SPACES_SECONDS = 0
 # The 50k most frequent words hold every word the tests ask for and load in seconds.
 WORD_VECTORS_LIMIT = 50_000
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405

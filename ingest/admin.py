@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
@@ -16,17 +16,19 @@ from redis.exceptions import RedisError
 
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog
+from catalog.admin import ImageDisplay, LargestCategoriesFilter
 from catalog.forms import ImageUploadForm
 from catalog.models import Image
 from ingest import operations, services, tasks
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
-    list_display = ["preview", "title", "category", "status", "width", "height", "created_at"]
-    list_display_links = ["preview", "title"]
-    list_filter = ["status", "category", "created_at"]
-    search_fields = ["title", "description", "sha256"]
+class ImageAdmin(ImageDisplay, admin.ModelAdmin):
+    list_display = ["preview", "name", "category", "status", "size", "created_at"]
+    list_display_links = ["preview", "name"]
+    list_filter = ["status", LargestCategoriesFilter]
+    date_hierarchy = "created_at"
+    search_fields = ["title", "description", "sha256", "category__name"]
     readonly_fields = [
         "preview",
         "sha256",
@@ -34,8 +36,8 @@ class ImageAdmin(admin.ModelAdmin):
         "height",
         "status",
         "error",
-        "classes",
-        "tags",
+        "what_the_classifier_sees",
+        "tag_words",
         "uploaded_by",
         "created_at",
         "updated_at",
@@ -44,14 +46,6 @@ class ImageAdmin(admin.ModelAdmin):
     fields = ["preview", "title", "description", "category", "original", *readonly_fields[1:]]
     actions = ["reprocess"]
     change_list_template = "admin/catalog/image/change_list.html"
-
-    @admin.display(description="Preview")
-    def preview(self, obj: Image) -> str:
-        if not obj.thumbnail:
-            return "—"
-        return format_html(
-            '<img src="{}" alt="{}" style="max-height:80px;max-width:120px">', obj.thumbnail.url, obj.title
-        )
 
     @admin.action(description="Process again (thumbnails, vectors, tags; ready items stay searchable)")
     def reprocess(self, request: HttpRequest, queryset) -> None:
@@ -86,10 +80,12 @@ class ImageAdmin(admin.ModelAdmin):
             tasks.reprocess(ids)
             self.message_user(request, f"Queued {len(ids)} item(s) again.")
             return redirect("admin:catalog_image_operations")
+        if request.GET.get("part") == "workers":  # asked once the page shows: a ping waits 1 s for replies
+            return render(request, "admin/catalog/image/_workers.html", {"workers": operations.workers_answering()})
         try:
-            queue_length, workers = operations.queue_length(), operations.workers_seen()
+            queue_length = operations.queue_length()
         except (RedisError, BrokerError, OSError):
-            queue_length, workers = None, None  # the page still shows what the database knows
+            queue_length = None  # the page still shows what the database knows
         context = {
             **self.admin_site.each_context(request),
             "title": "Processing",
@@ -97,7 +93,6 @@ class ImageAdmin(admin.ModelAdmin):
             "counts": catalog_selectors.status_counts(),
             "failed": catalog_selectors.failed_images(),
             "queue_length": queue_length,
-            "workers": workers,
             "last_reconcile": operations.last_reconcile(),
         }
         return TemplateResponse(request, "admin/catalog/image/operations.html", context)
@@ -114,6 +109,7 @@ class ImageAdmin(admin.ModelAdmin):
                 form.cleaned_data["files"],
                 category=category,
                 title=form.cleaned_data["title"],
+                titles=form.titles(),
                 description=form.cleaned_data["description"],
                 user=request.user,
             )

@@ -9,6 +9,8 @@ from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 
 from infra.cache import cache_call_or
 
@@ -24,6 +26,14 @@ def queue_length() -> int:
 def workers_seen(timeout: float = 1.0) -> list[str]:
     """Workers that answer a ping (a worker busy in a solo pool cannot answer)."""
     return sorted(name for reply in current_app.control.ping(timeout=timeout) for name in reply)
+
+
+def workers_answering() -> list[str] | None:
+    """`workers_seen`, or None when the broker cannot be reached."""
+    try:
+        return workers_seen()
+    except (RedisError, BrokerError, OSError):
+        return None
 
 
 def record_reconcile(*, queued: int) -> None:

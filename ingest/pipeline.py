@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 from django.conf import settings
+from django.db import transaction
 
 from catalog import services as catalog
 from catalog.models import Image
@@ -17,6 +19,7 @@ from ml.images import PROCESSING_SIZE, DecodedImage, InvalidImage, decode_image,
 from spaces import selectors, services
 from spaces.embedding import embed_pictures, vectors_by_space
 from spaces.encoders import current_encoder
+from spaces.models import EmbeddingSpace
 
 logger = logging.getLogger(__name__)
 
@@ -34,17 +37,15 @@ def _decode(image: Image) -> DecodedImage | None:
         return None
 
 
-def embed_and_store(image_ids: list[int], pictures: list) -> EmbeddedImages:
+def embed(pictures: list) -> tuple[dict[EmbeddingSpace, np.ndarray], EmbeddedImages]:
     """Embed a batch of item pictures in every space of the current encoder (and of the trained
-    models over it), replacing any earlier vectors of those spaces; returns what was computed,
-    classes and tags included."""
+    models over it): the rows to store by space, and what was computed, classes and tags included."""
     encoder = current_encoder()
     spaces = services.ensure_image_spaces(encoder)
     word_space = spaces.joint.word_space
     models = selectors.trained_models(spaces.image, word_space)
     embedded = embed_pictures(encoder, pictures, word_space, models=models, annotate=True)
-    services.replace_image_vectors(image_ids, vectors_by_space(spaces, embedded))
-    return embedded
+    return vectors_by_space(spaces, embedded), embedded
 
 
 def halves(image_ids: list[int]) -> list[list[int]]:
@@ -90,17 +91,19 @@ def process_images(image_ids: list[int], *, run: str, include_ready: bool = Fals
     decoded = [(image, found) for image in claim.images if (found := _decode(image)) is not None]
     if not decoded:
         return []
-    embedded = embed_and_store([image.pk for image, _ in decoded], [found.picture for _, found in decoded])
-    catalog.mark_ready(
-        [
-            catalog.Processed(
-                image=image,
-                size=found.size,
-                thumbnail=thumbnail_jpeg(found.picture),
-                classes=embedded.classes[row],
-                tags=embedded.tags[row],
-            )
-            for row, (image, found) in enumerate(decoded)
-        ]
-    )
+    vectors, embedded = embed([found.picture for _, found in decoded])
+    processed = [
+        catalog.Processed(
+            image=image,
+            size=found.size,
+            thumbnail=thumbnail_jpeg(found.picture),
+            classes=embedded.classes[row],
+            tags=embedded.tags[row],
+        )
+        for row, (image, found) in enumerate(decoded)
+    ]
+    # One commit for the batch, after the CPU work: its items become ready with their vectors.
+    with transaction.atomic():
+        services.replace_image_vectors([image.pk for image, _ in decoded], vectors)
+        catalog.mark_ready(processed)
     return []

@@ -7,10 +7,13 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from learning import services, tasks, training
+from learning.training_plan import training_plan
 from spaces.models import EmbeddingSpace, JointModel
 from spaces.services import SpaceRefused, delete_space, roll_back
 
@@ -72,12 +75,13 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
         if model is None:
             return "—"
         return format_html(
-            '<span class="training" data-state="{}">{} {}% · {} items · {}</span>',
+            '<span class="training" data-state="{}" title="{}">{} {}% · {} items · {}</span>',
             model.state,
+            model.message,  # whole on hover, shortened below: the other columns stay in view
             model.get_state_display(),
             model.progress,
             model.training_size,
-            model.message,
+            Truncator(model.message).chars(48),
         )
 
     @admin.display(description="R-precision")
@@ -141,7 +145,14 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
             path("<int:pk>/report/", view(self.report_view), name="spaces_embeddingspace_report"),
         ] + super().get_urls()
 
+    def confirm_page(self, request: HttpRequest, template: str, title: str) -> HttpResponse:
+        """What a training or a roll back would do, with the button that does it (POST)."""
+        context = {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta}
+        return TemplateResponse(request, template, {**context, "plan": training_plan()})
+
     def train_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "GET":
+            return self.confirm_page(request, "admin/spaces/embeddingspace/train.html", "Train a word model")
         if request.method == "POST" and request.user.has_perm("spaces.change_embeddingspace"):
             try:
                 model = training.start_training(training.TrainingOptions())
@@ -153,6 +164,8 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
         return redirect("admin:spaces_embeddingspace_changelist")
 
     def rollback_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "GET":
+            return self.confirm_page(request, "admin/spaces/embeddingspace/rollback.html", "Roll back word search")
         if request.method == "POST" and request.user.has_perm("spaces.change_embeddingspace"):
             try:
                 space = roll_back(EmbeddingSpace.Kind.JOINT)

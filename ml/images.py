@@ -200,12 +200,36 @@ def _normalise(image: Image.Image, orientation: int) -> Image.Image:
     return image
 
 
+# A box smaller than this (pixels on a side) holds too little for the encoder to recognise anything.
+MIN_BOX_SIDE = 16
+
+
+def crop_to_box(image: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
+    """The part of `image` inside `box` (left, top, right, bottom as fractions of its width and
+    height, in any order and clamped to the picture): the region a visitor drew to search by."""
+    width, height = image.size
+    xs = sorted(min(max(v, 0.0), 1.0) * width for v in (box[0], box[2]))
+    ys = sorted(min(max(v, 0.0), 1.0) * height for v in (box[1], box[3]))
+    left, top, right, bottom = round(xs[0]), round(ys[0]), round(xs[1]), round(ys[1])
+    if right - left < MIN_BOX_SIDE or bottom - top < MIN_BOX_SIDE:
+        raise InvalidImage(f"The box is too small: draw one at least {MIN_BOX_SIDE} pixels of the photo wide and high.")
+    return image.crop((left, top, right, bottom))
+
+
 def thumbnail_jpeg(image: Image.Image, *, size: int = THUMBNAIL_SIZE, quality: int = 85) -> bytes:
-    """A JPEG whose longer side is at most `size` pixels."""
-    thumb = image.copy()
-    thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
+    """A JPEG whose longer side is at most `size` pixels.
+
+    One bicubic resize, no copy and no second (`optimize`) Huffman pass: on the dev photos
+    (500x375 decoded, to 480x360) 2.1 ms a thumbnail instead of 3.6-4.2 ms with Lanczos and
+    `optimize`, and 1% smaller files (bicubic is a little softer; `optimize` saved 2%)."""
+    width, height = image.size
+    scale = size / max(width, height)
+    if scale < 1:
+        # A picture many times larger (a PNG reduced only by a whole factor) is reduced first.
+        target = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
     buffer = io.BytesIO()
-    thumb.save(buffer, format="JPEG", quality=quality, optimize=True)
+    image.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
 
 

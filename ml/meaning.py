@@ -170,6 +170,20 @@ def synsets_named(phrase: str) -> frozenset[str]:
     return frozenset()
 
 
+def classes_named(phrase: str) -> list[int]:
+    """The ImageNet classes under the synsets a word names ("cat": tabby, tiger cat, lion, …)."""
+    wnids = synsets_named(phrase)
+    return sorted(load_hierarchy().classes_under(wnids)) if wnids else []
+
+
+def names_starting(prefix: str, *, limit: int = 10) -> list[str]:
+    """WordNet names of whole kinds of things ("cat", "car", "cattle") that start with `prefix`."""
+    needle = prefix.strip().lower()
+    if not needle:
+        return []
+    return sorted((name for name in _nodes_named() if name.startswith(needle)), key=lambda n: (len(n), n))[:limit]
+
+
 @functools.cache
 def _prototype(wnids: frozenset[str]) -> np.ndarray:
     """The meaning vector of an image certain to show one of the classes under `wnids`, each

@@ -54,10 +54,20 @@ class HitSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="image.pk")
     title = serializers.CharField(source="image.title")
     category = serializers.CharField(source="image.category.name")
-    score = serializers.FloatField(allow_null=True, help_text="Cosine similarity to the query (1 is identical).")
-    why = serializers.ListField(child=serializers.CharField(), help_text="The item's tags nearest to the query.")
-    text_match = serializers.BooleanField(help_text="Its title, category, description or tags matched the words.")
+    score = serializers.FloatField(
+        allow_null=True,
+        help_text="What the results are ordered by: cosine similarity to the query (1 is identical); in hybrid "
+        "word search, its weighted mean with the strength (0-1) of the text match.",
+    )
+    why = serializers.ListField(
+        child=serializers.CharField(), help_text="The item's own tags, classes or words that matched the query."
+    )
+    text_match = serializers.BooleanField(help_text="Its title, category, description or confident tags matched.")
+    matched = serializers.SerializerMethodField(help_text="Which sides found it: `meaning` (vectors), `text`.")
     thumbnail_url = serializers.SerializerMethodField()
+
+    def get_matched(self, hit) -> list[str]:
+        return [side for side, found in (("meaning", hit.vector_match), ("text", hit.text_match)) if found]
 
     def get_thumbnail_url(self, hit) -> str | None:
         thumbnail = hit.image.thumbnail
@@ -67,7 +77,10 @@ class HitSerializer(serializers.Serializer):
 class ImageResultsSerializer(serializers.Serializer):
     results = HitSerializer(source="hits", many=True)
     unknown_words = serializers.ListField(child=serializers.CharField())
-    did_you_mean = serializers.CharField(allow_null=True, help_text="The query with unknown words respelled.")
+    did_you_mean = serializers.CharField(allow_null=True, help_text="The query respelled, offered, not searched.")
+    searched_for = serializers.CharField(
+        allow_null=True, help_text="The respelled query that was searched instead of `q` (see `as_typed`)."
+    )
     similarity = serializers.CharField(allow_null=True, help_text="How items were compared, for searches by image.")
     focus_class = serializers.IntegerField(allow_null=True)
 
@@ -91,6 +104,9 @@ class ImageWordQuerySerializer(WordQuerySerializer):
         default=modes.Match.HYBRID,
         help_text="hybrid: meaning and the items' own text, fused; semantic: vectors only; text: full-text only.",
     )
+    as_typed = serializers.BooleanField(
+        default=False, help_text="Search the words as typed: no respelling of words nothing spells so."
+    )
 
 
 @extend_schema(
@@ -103,7 +119,9 @@ def search_images(request: Request) -> Response:
     query = ImageWordQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     data = query.validated_data
-    return image_results_response(request, lambda filters, _: modes.images_for_words(data["q"], filters, data["match"]))
+    return image_results_response(
+        request, lambda filters, _: modes.images_for_words(data["q"], filters, data["match"], as_typed=data["as_typed"])
+    )
 
 
 class SimilaritySerializer(serializers.Serializer):

@@ -16,7 +16,7 @@ from catalog.models import Category, Image
 from ml import familiarity
 from ml.imagenet import CLASS_NAMES
 from search import query_vectors, ranking, selectors
-from search.parsing import QueryError
+from search.parsing import QueryError, parse_word_query
 from spaces import selectors as spaces
 from spaces.models import EmbeddingSpace
 
@@ -28,9 +28,21 @@ class Filters:
     k: int = 24
     category: Category | None = None
     min_score: float | None = None
+    offset: int = 0  # results skipped: the pages before this one
+    lookahead: int = 0  # results counted after this page, so a pager can number the next pages
 
     def __post_init__(self) -> None:
         self.k = max(1, min(int(self.k), settings.SEARCH_MAX_K))
+        self.offset = max(0, min(int(self.offset), settings.SEARCH_MAX_DEPTH - self.k))
+
+    @property
+    def limit(self) -> int:
+        """How many ranked results to fetch: this page, those before it and the look-ahead."""
+        return min(self.offset + self.k + self.lookahead, settings.SEARCH_MAX_DEPTH)
+
+    def page_of(self, hits: list) -> tuple[list, int]:
+        """This page's hits and how many ranked results follow it (up to the look-ahead)."""
+        return hits[self.offset : self.offset + self.k], max(0, len(hits) - self.offset - self.k)
 
     @property
     def category_id(self) -> int | None:
@@ -42,8 +54,10 @@ class ImageResults:
     hits: list[ranking.Hit]
     unknown_words: list[str] = field(default_factory=list)
     focus_class: int | None = None
-    did_you_mean: str | None = None  # the query with unknown words replaced by near spellings
+    did_you_mean: str | None = None  # the query respelled, offered as a link
+    searched_for: str | None = None  # the query respelled and searched instead of the words typed
     similarity: str | None = None  # how items were compared (searches by image)
+    following: int = 0  # ranked results after these, up to the filters' look-ahead
 
     @property
     def focus_label(self) -> str | None:
@@ -51,8 +65,9 @@ class ImageResults:
 
 
 def _active_spaces(required: str) -> dict[str, EmbeddingSpace]:
-    """The active space of each kind (one query); QueryError without one of kind `required`."""
-    active = spaces.active_spaces()
+    """The active space of each kind (cached a few seconds per process: `serving_spaces`);
+    QueryError without one of kind `required`."""
+    active = spaces.serving_spaces()
     if required not in active:
         raise QueryError("Search is not ready yet: no image has been processed.")
     return active
@@ -98,10 +113,10 @@ def _images_like(
         meaning = focus.meaning if focus is not None else query.meaning
         sides.append(ranking.Side(meaning_space, meaning, meaning_share))
     filter_args = {"category_id": filters.category_id, "exclude_id": exclude_id, "min_score": filters.min_score}
-    hits = ranking.images_by_vectors(sides, k=filters.k, **filter_args)
+    hits, following = filters.page_of(ranking.images_by_vectors(sides, k=filters.limit, **filter_args))
     if joint_space is not None:
         selectors.explain_hits(hits, joint_space.word_space, query.joint)
-    return ImageResults(hits=hits, focus_class=focus_class, similarity=similarity)
+    return ImageResults(hits=hits, focus_class=focus_class, similarity=similarity, following=following)
 
 
 def similar_items(
@@ -163,26 +178,41 @@ def _trained_and_zero_shot(joint: EmbeddingSpace, query: query_vectors.WordQuery
     ]
 
 
-def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID) -> ImageResults:
+def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID, *, as_typed: bool = False) -> ImageResults:
     """Words to images: by meaning (the active joint space, zero-shot ConSE or a trained head,
-    with WordNet's meaning of the words that name synsets), by the items' own text (titles,
-    categories, descriptions, tags), or both."""
+    with WordNet's meaning of the words that name synsets in a GloVe space), by the items' own
+    text (titles, categories, descriptions, confident tags), or both. A word nothing in the
+    catalogue or the vocabulary spells is respelled and the respelled words are searched
+    ("showing results for dog"), unless `as_typed`."""
     active = _active_spaces(Kind.JOINT)
     joint = active[Kind.JOINT]
     query = query_vectors.word_query(text, joint.word_space)
+    respelled = selectors.respelled(joint.word_space, text, query.unfamiliar_words)
+    searched = respelled if respelled and not as_typed and not _has_syntax(text) else None
+    if searched:
+        query = query_vectors.word_query(searched, joint.word_space)
     sides = _word_sides(joint, active.get(Kind.MEANING), query) if match != Match.TEXT else []
     lexical = ranking.text_query(query.terms) if match != Match.SEMANTIC else None
     filter_args = {"category_id": filters.category_id, "min_score": filters.min_score}
     if match == Match.SEMANTIC:
-        hits = ranking.images_by_vectors(sides, k=filters.k, **filter_args)
+        hits = ranking.images_by_vectors(sides, k=filters.limit, **filter_args)
     else:
-        hits = ranking.images_for_text_and_vector(sides, lexical, k=filters.k, **filter_args)
-    selectors.explain_hits(hits, joint.word_space, query.vector)
+        hits = ranking.images_for_text_and_vector(sides, lexical, k=filters.limit, **filter_args)
+    hits, following = filters.page_of(hits)
+    selectors.explain_hits(hits, joint.word_space, query.vector, [t.word for t in query.terms if t.weight > 0])
     return ImageResults(
         hits=hits,
+        following=following,
         unknown_words=query.unknown_words,
-        did_you_mean=selectors.spelling_suggestion(joint.word_space, query.words, query.unfamiliar_words),
+        did_you_mean=None if searched else respelled,
+        searched_for=searched,
     )
+
+
+def _has_syntax(text: str) -> bool:
+    """Weights or signs ("2:cat -dog"): the visitor chose the words; they are offered a
+    respelling, not given one."""
+    return any(term.weight != 1 for term in parse_word_query(text)) or "+" in text
 
 
 @dataclass

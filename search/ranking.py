@@ -20,9 +20,11 @@ from spaces.models import EmbeddingSpace
 @dataclass
 class Hit:
     image: Image
-    score: float | None  # cosine similarity, 1 is identical (None: found by text alone, no vector)
-    why: list[str] = field(default_factory=list)  # the item's tags nearest to the query
-    text_match: bool = False  # its title, category, description or tags matched the words
+    score: float | None  # what the list is ordered by: cosine similarity (1 is identical), in
+    # hybrid word search plus the text match's share; None: found by text alone, no vector
+    why: list[str] = field(default_factory=list)  # the item's own tags, classes or words that matched
+    text_match: bool = False  # its title, category, description or confident tags matched the words
+    vector_match: bool = True  # the vector side found it (hybrid search: among the nearest items)
 
 
 def _distance(space: EmbeddingSpace, weights: np.ndarray | None, column: str = "e.embedding") -> tuple[str, list]:
@@ -90,19 +92,20 @@ def nearest_images_sql(
 
 
 def _hits(sql: str, params: list) -> list[Hit]:
-    """Run a query of (image id, score[, text match]) rows and load their items, in order."""
+    """Run a query of (image id, score[, text match, vector match]) rows and load their items, in order."""
     with vector_sql.read_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     # What a result card shows (templates/search/_results.html, the API's HitSerializer): loading
     # whole rows (the full-text document, classes) took twice as long.
-    shown = ("title", "thumbnail", "original", "tags", "category__name")
+    shown = ("title", "description", "thumbnail", "original", "tags", "category__name")
     images = Image.objects.select_related("category").only(*shown).in_bulk([row[0] for row in rows])
     return [
         Hit(
             image=images[row[0]],
             score=None if row[1] is None else float(row[1]),
             text_match=bool(row[2]) if len(row) > 2 else False,
+            vector_match=bool(row[3]) if len(row) > 3 else True,
         )
         for row in rows
         if row[0] in images
@@ -198,32 +201,33 @@ class TextQuery:
 
 
 def text_query(terms: list[Term]) -> TextQuery | None:
-    """The full-text side of a word query: any positive word matches (English stemming), a
-    minus word excludes; weights do not apply. None when no word can match."""
+    """The full-text side of a word query: an item's text matches when it has every positive
+    word (English stemming; stop words drop out), and no minus word; weights do not apply.
+    Every word counts, as on the vector side: "dog water" is not every photo tagged dog."""
     positive = [term.word for term in terms if term.weight > 0]
     negative = [term.word for term in terms if term.weight < 0]
     if not positive:
         return None
-    match = " || ".join(["plainto_tsquery('english', %s)"] * len(positive))
+    match = " && ".join(["plainto_tsquery('english', %s)"] * len(positive))
     exclude = "".join(" && !!plainto_tsquery('english', %s)" for _ in negative)
     return TextQuery(sql=f"(({match}){exclude})", params=[*positive, *negative])
+
+
+# The text side's strength: ts_rank_cd with field weights {D, C, B, A} (tags C, description B,
+# title and category A) and normalisation 32, rank / (rank + 1), which maps it into [0, 1).
+TEXT_RANK = "ts_rank_cd('{0.1, 0.3, 0.6, 1.0}', i.search_document, t.q, 32)"
 
 
 def matching_items_sql(text: TextQuery, *, limit: int, category_id: int | None = None) -> tuple[str, list]:
     """(image id, text rank) of ready items whose title, category, description or tags match."""
     category, params = ("AND i.category_id = %s", [category_id]) if category_id is not None else ("", [])
     sql = (
-        "SELECT i.id AS image_id, ts_rank_cd(i.search_document, t.q) AS text_rank"
+        f"SELECT i.id AS image_id, {TEXT_RANK} AS text_rank"
         f" FROM catalog_image i, (SELECT {text.sql} AS q) t"
         f" WHERE i.status = 'ready' AND i.search_document @@ t.q {category}"
         " ORDER BY text_rank DESC, i.id LIMIT %s"
     )
     return sql, [*text.params, *params, limit]
-
-
-# Reciprocal rank fusion (Cormack et al., 2009): robust to the two sides' scores living on
-# different scales. k = 60 as in the paper.
-RRF_K = 60
 
 
 def images_for_text_and_vector(
@@ -234,34 +238,40 @@ def images_for_text_and_vector(
     category_id: int | None = None,
     min_score: float | None = None,
 ) -> list[Hit]:
-    """Hybrid search in one SQL query: the nearest items by vector (one space, or several
-    blended) and the items whose text matches, fused by weighted reciprocal rank. Either side may
-    be absent. The score shown is each item's vector similarity, whichever side found it."""
+    """Hybrid search in one SQL query: candidates are the nearest items by vector (one space, or
+    several blended) and the items whose text matches; each is scored by the weighted mean of its
+    vector similarity (weight 1) and the strength of its text match (0-1, weight
+    HYBRID_TEXT_WEIGHT), and that one score orders the list and is the score shown. A calibrated
+    mean, not reciprocal rank fusion: a strong vector match stays above a weak text match, and
+    an item both sides find comes first. Either side may be absent."""
     candidates = max(4 * k, 50)
-    rankings: list[tuple[str, str, list, float]] = []  # (name, SQL of ranked image ids, params, weight)
+    ctes, params, names = [], [], []
     if sides:
-        sql, params = ranked_images_sql(sides, k=candidates, category_id=category_id)
-        ranked = f"SELECT image_id, row_number() OVER (ORDER BY score DESC, image_id) AS r FROM ({sql}) s"
-        rankings.append(("semantic", ranked, params, settings.HYBRID_SEMANTIC_WEIGHT))
+        sql, side_params = ranked_images_sql(sides, k=candidates, category_id=category_id)
+        ctes.append(f"semantic AS (SELECT image_id FROM ({sql}) s)")
+        params += side_params
+        names.append("semantic")
     if text is not None:
-        sql, params = matching_items_sql(text, limit=candidates, category_id=category_id)
-        ranked = f"SELECT image_id, row_number() OVER (ORDER BY text_rank DESC, image_id) AS r FROM ({sql}) t"
-        rankings.append(("lexical", ranked, params, settings.HYBRID_TEXT_WEIGHT))
-    if not rankings:
+        sql, text_params = matching_items_sql(text, limit=candidates, category_id=category_id)
+        ctes.append(f"lexical AS ({sql})")
+        params += text_params
+        names.append("lexical")
+    if not ctes:
         return []
-    ctes = ", ".join(f"{name} AS ({ranked})" for name, ranked, _, _ in rankings)
-    rrf = " + ".join(f"coalesce(%s::float / ({RRF_K} + {name}.r), 0)" for name, _, _, _ in rankings)
-    sources = " FULL OUTER JOIN ".join(name for name, _, _, _ in rankings)
-    params = [param for _, _, ranked_params, _ in rankings for param in ranked_params]
-    params += [weight for _, _, _, weight in rankings]
-    text_match = "lexical.r IS NOT NULL" if text is not None else "false"
-    # An item found by its text alone and never embedded gets a NULL score.
-    score, score_params, joins, join_params = _side_scores(sides, "f") if sides else ("NULL", [], "", [])
-    floor, floor_params = ("WHERE score >= %s", [min_score]) if min_score is not None and sides else ("", [])
+    sources = " FULL OUTER JOIN ".join(names) + (" USING (image_id)" if len(names) > 1 else "")
+    strength = "lexical.text_rank" if text is not None else "NULL::float"
+    by_vector = "semantic.image_id IS NOT NULL" if sides else "false"
+    fused = f"fused AS (SELECT image_id, {strength} AS text_rank, {by_vector} AS vector_match FROM {sources})"
+    # An item found by its text alone and never embedded gets no vector score (NULL).
+    vector, vector_params, joins, join_params = _side_scores(sides, "f") if sides else ("NULL", [], "", [])
+    floor, floor_params = ("WHERE score >= %s", [min_score]) if min_score is not None else ("", [])
     sql = (
-        f"WITH {ctes}, fused AS (SELECT image_id, {rrf} AS rrf, {text_match} AS text_match"
-        f" FROM {sources}{' USING (image_id)' if len(rankings) > 1 else ''})"
-        f" SELECT image_id, score, text_match FROM (SELECT f.image_id, f.rrf, f.text_match, {score} AS score"
-        f" FROM fused f {joins}) scored {floor} ORDER BY rrf DESC, image_id LIMIT %s"
+        f"WITH {', '.join(ctes)}, {fused}"
+        f" SELECT image_id, score, text_match, vector_match FROM (SELECT f.image_id, f.vector_match,"
+        " f.text_rank IS NOT NULL AS text_match,"
+        f" (coalesce({vector}, 0) + %s * coalesce(f.text_rank, 0)) / %s AS score FROM fused f {joins}) scored"
+        f" {floor} ORDER BY score DESC, image_id LIMIT %s"
     )
-    return _hits(sql, [*params, *score_params, *join_params, *floor_params, k])
+    weight = settings.HYBRID_TEXT_WEIGHT
+    all_params = [*params, *vector_params, weight, 1 + weight, *join_params, *floor_params, k]
+    return _hits(sql, all_params)

@@ -3,39 +3,73 @@ why each hit matched."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterable
 
 import numpy as np
 
+from ml.spelling import corrections, picture_names, priority_words
+from ml.spelling import suggestions as word_suggestions
 from ml.vectors import unit_rows
+from ml.words import STOP_WORDS
 from search.ranking import Hit
-from spaces import selectors, vector_sql
+from spaces import selectors as spaces_selectors
+from spaces import vector_sql
 from spaces.models import EmbeddingSpace
 
+# The catalogue's words change as items arrive: each process rereads them this often.
+KNOWN_WORDS_SECONDS = 300
+CATALOGUE_SAMPLE = 20_000  # the most recent ready items whose titles and tags are read
+_known: dict[tuple[int, int], tuple[float, list[str]]] = {}
 
-def spelling_suggestion(word_space: EmbeddingSpace, words: list[str], unknown: list[str]) -> str | None:
-    """The query with each unknown word replaced by the closest tag-vocabulary word, or None if
-    none is close: candidates share trigrams (indexed), the fewest edits win, then the most
-    frequent word (words are stored in frequency order)."""
-    replacements = {}
+
+def _catalogue_words() -> list[str]:
+    """The words people and the classifier used in the catalogue, most used first: category
+    names and label words (weighted by their items), titles and confident tags of recent items."""
     with vector_sql.read_cursor() as cursor:
-        for word in unknown[:10]:
-            cursor.execute(
-                "SELECT word FROM spaces_word WHERE space_id = %s AND is_tag AND word %% %s"
-                " ORDER BY levenshtein(word, %s), similarity(word, %s) DESC, id LIMIT 1",
-                [word_space.pk, word, word, word],
-            )
-            row = cursor.fetchone()
-            if row:
-                replacements[word] = row[0]
+        cursor.execute(
+            "SELECT word, sum(n) FROM ("
+            " SELECT regexp_split_to_table(lower(c.name || ' ' || c.label_words), '[^[:alpha:]]+') AS word,"
+            "  count(*) AS n FROM catalog_category c JOIN catalog_image i ON i.category_id = c.id"
+            "  WHERE i.status = 'ready' GROUP BY c.id"
+            " UNION ALL SELECT regexp_split_to_table(lower(r.title || ' ' || coalesce(string_agg(t.word, ' '), '')),"
+            "  '[^[:alpha:]]+'), 1 FROM (SELECT id, title, tags FROM catalog_image WHERE status = 'ready'"
+            "  ORDER BY id DESC LIMIT %s) r LEFT JOIN LATERAL jsonb_to_recordset(r.tags) AS t(word text, score float)"
+            "  ON t.score >= 0.5 GROUP BY r.id, r.title"
+            ") words WHERE length(word) > 1 GROUP BY word ORDER BY sum(n) DESC, word",
+            [CATALOGUE_SAMPLE],
+        )
+        return [word for word, _ in cursor.fetchall()]
+
+
+def known_words(word_space: EmbeddingSpace) -> list[str]:
+    """Every word spelling help and suggestions know, in priority order: the catalogue's own,
+    then the vocabulary's words that name what photos show (dog, sofa), then the rest of the
+    vocabulary by frequency (`ml.spelling.priority_words`). Kept per process for a while."""
+    key = (word_space.pk, word_space.version)
+    cached = _known.get(key)
+    if cached is None or time.monotonic() - cached[0] > KNOWN_WORDS_SECONDS:
+        vocabulary = spaces_selectors.vocabulary_words(word_space)
+        cached = _known[key] = (time.monotonic(), priority_words(_catalogue_words(), vocabulary, picture_names()))
+    return cached[1]
+
+
+def respelled(word_space: EmbeddingSpace, text: str, unfamiliar: list[str]) -> str | None:
+    """The query with each unfamiliar word replaced by its likeliest known word (fewest edits,
+    then the more common word: `ml.spelling.corrections`), its weights and signs kept; None
+    when no word is close to one."""
+    known = known_words(word_space) if unfamiliar else []
+    replacements = {word: found[0] for word in unfamiliar[:10] if (found := corrections(word, known, k=1))}
     if not replacements:
         return None
-    return " ".join(replacements.get(word, word) for word in words)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, replacements)) + r")\b", re.IGNORECASE)
+    return pattern.sub(lambda match: replacements[match.group(0).lower()], text.strip())
 
 
 def suggestions(word_space: EmbeddingSpace | None, prefix: str, *, limit: int = 8) -> list[str]:
-    """Completions for the search box: categories (most items first), item titles, then
-    vocabulary words (most frequent first: words are stored in their file's frequency order)."""
+    """Completions for the search box: categories (most items first), item titles, then known
+    words by priority (the catalogue's first: "do" -> dog, "sof" -> sofa)."""
     prefix = prefix.strip().lower()
     if len(prefix) < 2:
         return []
@@ -54,12 +88,8 @@ def suggestions(word_space: EmbeddingSpace | None, prefix: str, *, limit: int = 
             [like, limit],
         )
         found += [title for (title,) in cursor.fetchall()]
-        if word_space is not None:
-            cursor.execute(
-                "SELECT word FROM spaces_word WHERE space_id = %s AND is_tag AND word LIKE %s ORDER BY id LIMIT %s",
-                [word_space.pk, like, limit],
-            )
-            found += [word for (word,) in cursor.fetchall()]
+    if word_space is not None:
+        found += word_suggestions(prefix, known_words(word_space), k=limit)
     unique = list(dict.fromkeys(item for item in found if item.lower() != prefix))
     return unique[:limit]
 
@@ -88,13 +118,30 @@ def nearest_words(
     return [(word, float(score)) for word, score in rows]
 
 
-def explain_hits(hits: list[Hit], word_space: EmbeddingSpace, query: np.ndarray | None, *, n: int = 3) -> None:
-    """Fill each hit's `why`: its own tags nearest to the query's word-space vector."""
-    if query is None or not hits:
-        return
-    tag_vectors = selectors.text_vectors(word_space, {tag["word"] for hit in hits for tag in hit.image.tags})
-    unit_query = unit_rows(query)
-    similarity = {word: float(unit_rows(v) @ unit_query) for word, v in tag_vectors.items()}
+# A tag is a reason for a hit when it is this close to the query (sentence space: "dog" and
+# "puppy" 0.80, "terrier" 0.67, "sorrel" to "horse" 0.21, "children playing in the snow" to "ski" 0.35).
+REASON_SIMILARITY = 0.45
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _same_word(a: str, b: str) -> bool:
+    """One word, give or take a plural ("sofa", "Sofas")."""
+    return a == b or a.rstrip("s") == b.rstrip("s") or a.removesuffix("es") == b.removesuffix("es")
+
+
+def explain_hits(
+    hits: list[Hit], word_space: EmbeddingSpace, query: np.ndarray | None, words: list[str] = (), *, n: int = 3
+) -> None:
+    """Fill each hit's `why` with what of its own matched the query: the query's words found in its
+    title, category or description, then its tags closest to the query (at least
+    REASON_SIMILARITY). A hit nothing of its own explains gets no reason rather than a guess."""
+    tags = {tag["word"] for hit in hits for tag in hit.image.tags}
+    vectors = spaces_selectors.text_vectors(word_space, tags) if query is not None and tags else {}
+    unit_query = unit_rows(query) if query is not None else None
+    similarity = {tag: float(unit_rows(vector) @ unit_query) for tag, vector in vectors.items()}
     for hit in hits:
-        words = [tag["word"] for tag in hit.image.tags if tag["word"] in similarity]
-        hit.why = sorted(words, key=similarity.__getitem__, reverse=True)[:n]
+        own = _WORD.findall(f"{hit.image.title} {hit.image.category.name} {hit.image.description}".lower())
+        text = [w for w in dict.fromkeys(words) if w not in STOP_WORDS and any(_same_word(w, o) for o in own)]
+        close = [tag["word"] for tag in hit.image.tags if similarity.get(tag["word"], -1) >= REASON_SIMILARITY]
+        close.sort(key=similarity.__getitem__, reverse=True)
+        hit.why = list(dict.fromkeys([*text, *close]))[:n]

@@ -6,6 +6,7 @@ every re-import of its vectors increments: a long-running web process never serv
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,6 +34,28 @@ def active_spaces() -> dict[str, EmbeddingSpace]:
 
 def active_space(kind: str) -> EmbeddingSpace | None:
     return active_spaces().get(kind)
+
+
+# (time read, spaces) of `serving_spaces`, per process.
+_serving: tuple[float, dict[str, EmbeddingSpace]] | None = None
+
+
+def serving_spaces() -> dict[str, EmbeddingSpace]:
+    """The active spaces as searches see them: read at most once every SERVING_SPACES_SECONDS
+    per process instead of once a request. A process that has not seen a switch yet goes on
+    searching the space it had for those seconds, which is safe: a switch retires the old space
+    and keeps its vectors and index (`activate_space`, which also forgets this process's copy at
+    once). Writes (the worker, training, switches) read `active_spaces` itself."""
+    global _serving
+    now = time.monotonic()
+    if _serving is None or now - _serving[0] >= settings.SERVING_SPACES_SECONDS:
+        _serving = (now, active_spaces())
+    return _serving[1]
+
+
+def forget_serving_spaces() -> None:
+    global _serving
+    _serving = None
 
 
 def _parse(text: str) -> np.ndarray:
@@ -122,6 +145,19 @@ def tag_vocabulary(word_space: EmbeddingSpace) -> Vocabulary:
     """The tag words of a word space and their unit vectors (read once per version: 50k words
     are 10 MB, and a worker compares every image with all of them)."""
     return _tag_vocabulary(word_space.pk, word_space.version)
+
+
+@lru_cache(maxsize=2)
+def _vocabulary_words(word_space_id: int, version: int) -> tuple[str, ...]:
+    with vector_sql.read_cursor() as cursor:
+        cursor.execute("SELECT word FROM spaces_word WHERE space_id = %s AND is_tag ORDER BY id", [word_space_id])
+        return tuple(word for (word,) in cursor.fetchall())
+
+
+def vocabulary_words(word_space: EmbeddingSpace) -> tuple[str, ...]:
+    """The tag words of a word space in its frequency order, without their vectors (spelling
+    help and suggestions; read once per version)."""
+    return _vocabulary_words(word_space.pk, word_space.version)
 
 
 def trained_models(image_space: EmbeddingSpace, word_space: EmbeddingSpace) -> list[JointModel]:

@@ -86,6 +86,7 @@ def activate_space(space: EmbeddingSpace) -> None:
         )
         space.state, space.activated_at = State.ACTIVE, timezone.now()
         space.save(update_fields=["state", "activated_at"])
+        transaction.on_commit(selectors.forget_serving_spaces)  # other processes: within SERVING_SPACES_SECONDS
 
 
 class SpaceRefused(Exception):

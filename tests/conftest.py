@@ -194,9 +194,21 @@ def wait_until_settled() -> Callable[..., object]:
     return wait
 
 
+STAFF_PASSWORD = "correct horse battery"
+
+
 @pytest.fixture
 def staff_user(committed_db):
-    return get_user_model().objects.create_superuser("staff", "staff@example.com", "correct horse battery")
+    return get_user_model().objects.create_superuser("staff", "staff@example.com", STAFF_PASSWORD)
+
+
+def log_in_to_admin(page, site_url: str, path: str, username: str = "staff") -> None:
+    """Log in through the admin's form (Playwright `page`), then open `path`."""
+    page.goto(f"{site_url}/admin/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{site_url}{path}")
 
 
 @pytest.fixture(scope="session")

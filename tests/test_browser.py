@@ -11,7 +11,7 @@ from PIL import ImageOps
 from playwright.sync_api import Page, expect
 from skimage import data
 
-from tests.conftest import jpeg, png_bytes
+from tests.conftest import jpeg, log_in_to_admin, png_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -99,9 +99,12 @@ def test_search_box_suggests_as_you_type_and_respells(page: Page, site, demo_cat
     assert "ocean" in [option.get_attribute("value") for option in suggestions.all()]
 
     box.fill("coffe")
-    box.press("Enter")
+    box.press("Enter")  # respelled and searched, with the words as typed one click away
+    expect(page.locator(".did-you-mean")).to_contain_text("Showing results for coffee")
+    expect(first_card(page)).to_have_attribute("data-image-id", str(demo_catalogue["coffee"].pk))
+    page.locator(".did-you-mean a").click()
     offer = page.locator(".did-you-mean a")
-    expect(offer).to_have_text("coffee")
+    expect(offer).to_have_text("coffee")  # as typed: offered, not searched
     offer.click()
     expect(first_card(page)).to_have_attribute("data-image-id", str(demo_catalogue["coffee"].pk))
     page.screenshot(path=str(SCREENSHOTS / "did-you-mean.png"), full_page=True)
@@ -128,11 +131,7 @@ def test_admin_uploads_an_image_that_the_worker_makes_searchable(
 ) -> None:
     from catalog.models import Image
 
-    page.goto(f"{site.url}/admin/")
-    page.get_by_label("Username").fill("staff")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Log in").click()
-    page.goto(f"{site.url}/admin/catalog/image/upload/")
+    log_in_to_admin(page, site.url, "/admin/catalog/image/upload/")
     page.set_input_files(
         "input[name=files]", {"name": "my-cat.png", "mimeType": "image/png", "buffer": png_bytes(data.chelsea())}
     )

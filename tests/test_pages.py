@@ -84,7 +84,7 @@ def test_htmx_gets_only_the_results_partial(client, demo_catalogue) -> None:
 def test_photo_page_finds_the_flipped_cropped_original(client, demo_catalogue) -> None:
     form = client.get("/search/photo/")
     assert form.status_code == 200
-    assert re.search(r'<input type="file" name="file"[^>]*accept="image/\*"', form.content.decode())
+    assert re.search(r'<input type="file" name="file"[^>]*accept="image/\*,\.heic', form.content.decode())
     picture = ImageOps.mirror(PILImage.fromarray(data.chelsea()))
     width, height = picture.size
     cropped = picture.crop((width // 10, height // 10, width - width // 10, height - height // 12))
@@ -144,7 +144,9 @@ def test_more_like_this_errors(client, demo_catalogue) -> None:
 
 def test_class_suggestions(client) -> None:
     html = client.get("/search/classes/", {"q": "tabby"}).content.decode()
-    assert '<option value="tabby (281)">' in html
+    assert '<option value="tabby">' in html and "281" not in html  # readable names, no numbers
+    kinds = client.get("/search/classes/", {"q": "ca"}).content.decode()
+    assert '<option value="cat">' in kinds and '<option value="car">' in kinds  # words for kinds of things
     assert client.get("/search/classes/", {"focus_class": "sports"}).content.decode().count("<option") >= 1
     assert "<option" not in client.get("/search/classes/").content.decode()
 
@@ -187,3 +189,35 @@ def test_an_item_without_confident_tags_says_so(client, demo_catalogue) -> None:
     finally:
         Image.objects.filter(pk=coffee.pk).update(tags=tags)
     assert "No confident tags" in html and "chips tags" not in html
+
+
+def test_photo_page_searches_by_a_box_and_refuses_a_bad_one(client, demo_catalogue) -> None:
+    def post(box: str):
+        upload = io.BytesIO(jpeg(PILImage.fromarray(data.chelsea())))
+        upload.name = "mine.jpg"
+        return client.post("/search/photo/", {"file": upload, "box": box})
+
+    found = post("0.1,0.05,0.9,0.95")
+    assert found.status_code == 200 and hits(found)[0][0] == demo_catalogue["chelsea"].pk
+    assert 'alt="The part of your photo searched by"' in found.content.decode()
+    assert "data:image/jpeg;base64," in found.content.decode()  # shown inline: the photo is not stored
+    for bad in ("left", "0.5,0.5,0.51,0.51", "1,2"):
+        refused = post(bad)
+        assert refused.status_code == 400 and 'class="error"' in refused.content.decode(), bad
+
+
+def test_focus_on_any_word_that_names_classes(client, demo_catalogue) -> None:
+    chelsea = demo_catalogue["chelsea"]
+    likeliest = max(
+        (c for c in chelsea.classes if c["label"] in ("tabby", "tiger cat", "Egyptian cat")),
+        key=lambda c: c["probability"],
+    )
+    by_word = client.get(f"/search/similar/{chelsea.pk}/", {"focus_class": "cat", "similarity": "visual"})
+    html = by_word.content.decode()
+    assert by_word.status_code == 200
+    assert f"Focused on the class <strong>{likeliest['label']}</strong>: the likeliest “cat” in the photo" in html
+    assert 'value="cat"' in html  # the input keeps the word
+    by_class = client.get(f"/search/similar/{chelsea.pk}/", {"focus_class": likeliest["index"], "similarity": "visual"})
+    assert hits(by_word) == hits(by_class)
+    # A word for a kind of thing the photo hardly shows still focuses (on the first of its classes).
+    assert client.get(f"/search/similar/{chelsea.pk}/", {"focus_class": "vehicle"}).status_code == 200

@@ -66,7 +66,9 @@ def test_descriptions_teach_search_to_find_undescribed_photos(page: Page, site, 
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{site.url}/admin/spaces/embeddingspace/")
 
-    page.get_by_role("button", name="Train word model").click()
+    page.get_by_role("link", name="Train word model…").click()
+    expect(page.locator("[data-described]")).to_contain_text("24 ready items")  # 8 per word
+    page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("progress below")).to_be_visible()
     model = JointModel.objects.select_related("space").get()
     row = page.locator("tr", has=page.get_by_text(model.space.name, exact=True))

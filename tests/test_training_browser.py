@@ -17,10 +17,16 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def catalogue(django_db_setup, django_db_blocker, word_space) -> Iterator[list]:
+    from catalog.models import Category, Image
+
     with django_db_blocker.unblock():
         clear_catalogue()
         images = add_processed_images(dev_photos({"dog": 8, "bird": 8, "boat": 5}, unlabelled=4))
         mark_unlabelled()
+        not_a_word = Category.objects.create(name="zzqx vvkq", slug="zzqx-vvkq")
+        Image.objects.create(
+            title="odd", category=not_a_word, sha256="f" * 64, original="x.png", status=Image.Status.READY
+        )
         get_user_model().objects.create_superuser("trainer", "trainer@example.com", "correct horse battery")
         yield images
         remove_trained_spaces()
@@ -40,7 +46,14 @@ def test_train_from_the_admin_watch_progress_open_the_report_activate_and_roll_b
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{site.url}/admin/spaces/embeddingspace/")
 
-    page.get_by_role("button", name="Train word model").click()
+    # Training starts only once confirmed, after the page says what it will do.
+    page.get_by_role("link", name="Train word model…").click()
+    expect(page.locator("[data-items]")).to_contain_text("21 ready items")  # dogs, birds, boats; not "other"
+    expect(page.locator("[data-labels]")).to_contain_text("3: bird, boat, dog")
+    expect(page.locator("[data-seconds]")).to_contain_text("about 5 seconds")
+    expect(page.get_by_role("alert")).to_contain_text("zzqx vvkq")  # a category whose name is no word
+    assert not JointModel.objects.exists()
+    page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("progress below")).to_be_visible()
     model = JointModel.objects.select_related("space").get()
     row = page.locator("tr", has=page.get_by_text(model.space.name, exact=True))
@@ -63,6 +76,9 @@ def test_train_from_the_admin_watch_progress_open_the_report_activate_and_roll_b
     expect(page.get_by_text(f"{model.space.name} is now active.")).to_be_visible()
     assert spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT) == model.space
 
-    page.get_by_role("button", name="Roll back word search").click()
+    page.get_by_role("link", name="Roll back word search…").click()
+    expect(page.locator("[data-rollback]")).to_contain_text(f"back to {zero_shot.name}")
+    assert spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT) == model.space  # not before the click
+    page.get_by_role("button", name="Roll back").click()
     expect(page.get_by_text(f"word search uses {zero_shot.name} again")).to_be_visible()
     assert spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT) == zero_shot

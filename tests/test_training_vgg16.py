@@ -64,7 +64,7 @@ def test_vgg16_features_and_a_300d_word_file(committed_db, tmp_path: Path, monke
         for space in before.values():
             spaces_services.activate_space(space)
         clear_catalogue()
-        for name in (EmbeddingSpace.conse_name("vgg16", words), "vgg16", "words-300d"):
+        for name in (EmbeddingSpace.conse_name("vgg16", words), "vgg16", "vgg16/wordnet", "words-300d"):
             space = EmbeddingSpace.objects.filter(name=name).first()
             if space is not None:
                 spaces_services.delete_space(space)

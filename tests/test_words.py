@@ -73,11 +73,11 @@ def test_hybrid_keeps_filters_and_reports_bad_modes(api, demo_catalogue) -> None
 
 
 def test_a_misspelled_word_gets_a_did_you_mean(api, client, demo_catalogue) -> None:
-    answer = api.get("/api/search/images/", {"q": "catt sofa"}).json()
+    answer = api.get("/api/search/images/", {"q": "catt sofa", "as_typed": "true"}).json()
     # The sentence space embeds every word (no unknown words), yet "catt" is not in its vocabulary.
     assert answer["unknown_words"] == [] and answer["did_you_mean"] == "cat sofa"
     assert api.get("/api/search/images/", {"q": "cat"}).json()["did_you_mean"] is None
-    page = client.get("/search/", {"q": "coffe"}).content.decode()
+    page = client.get("/search/", {"q": "coffe", "as_typed": "on"}).content.decode()
     assert 'Did you mean <a href="/search/?q=coffee">coffee</a>?' in page
 
 

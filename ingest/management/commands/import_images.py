@@ -121,7 +121,7 @@ class Command(BaseCommand):
                         data=path.read_bytes(),
                         filename=path.name,
                         category=categories[category_name],
-                        title=entry.title or catalog.title_from_filename(path.name),
+                        title=entry.title,  # empty: create_image makes one from the file name
                         description=entry.description,
                     )
                 except catalog.DuplicateImage:
