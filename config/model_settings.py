@@ -53,6 +53,18 @@ BLEND_MEANING_WEIGHT = float(env_str("BLEND_MEANING_WEIGHT", "0.7"))
 WORD_MEANING_WEIGHT = float(env_str("WORD_MEANING_WEIGHT", "0.7"))
 SENTENCE_MEANING_WEIGHT = float(env_str("SENTENCE_MEANING_WEIGHT", "0"))
 # Trained image-to-word models (learning.training): defaults chosen by measurement, see the README.
+# The head: "auto" is the ridge head on the items' texts in a sentence space (bench.learning_quality,
+# flickr8k-dev: P@10 0.49 against 0.45 contrastive), the tutorial's DeViSE head in a word-vector space.
+JOINT_HEAD = env_str("JOINT_HEAD", "auto")  # or ridge, contrastive, devise
+# Share of the zero-shot vector in a linear head's stored vectors (flickr8k-dev: 0 -> 0.477, 0.25 -> 0.488,
+# 0.5 -> 0.457 P@10); word search also blends in the zero-shot space by familiarity (ml.familiarity).
+JOINT_TEXT_BLEND = float(env_str("JOINT_TEXT_BLEND", "0.25"))
+# Training on its own (learning.tasks.train_when_due, in beat): once JOINT_AUTO_TRAIN_MIN items have
+# text and a model exists for fewer than JOINT_AUTO_TRAIN_NEW of them (or none does); checked every
+# JOINT_AUTO_TRAIN_INTERVAL seconds (config/settings.py, the beat schedule).
+JOINT_AUTO_TRAIN = env_bool("JOINT_AUTO_TRAIN", False)
+JOINT_AUTO_TRAIN_MIN = env_int("JOINT_AUTO_TRAIN_MIN", 200)
+JOINT_AUTO_TRAIN_NEW = env_int("JOINT_AUTO_TRAIN_NEW", 200)
 JOINT_LOSS = env_str("JOINT_LOSS", "cosine")  # or "hinge" (DeViSE's rank loss)
 JOINT_HIDDEN = env_int("JOINT_HIDDEN", 512)  # the head's hidden layer
 JOINT_BLEND = float(env_str("JOINT_BLEND", "0.5"))  # share of the zero-shot (ConSE) vector in a trained space

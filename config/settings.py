@@ -146,6 +146,8 @@ ORPHAN_FILES_AFTER = env_int("ORPHAN_FILES_AFTER", 3600)
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "ingest.tasks.reconcile", "schedule": RECONCILE_INTERVAL},
     "remove-orphan-files": {"task": "ingest.tasks.remove_orphan_files", "schedule": ORPHAN_SWEEP_INTERVAL},
+    # Training on its own when enough described items arrived (a no-op unless JOINT_AUTO_TRAIN).
+    "train-when-due": {"task": "learning.tasks.train_when_due", "schedule": env_int("JOINT_AUTO_TRAIN_INTERVAL", 3600)},
 }
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"  # in memory: no schedule file to keep
 

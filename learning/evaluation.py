@@ -21,12 +21,13 @@ from PIL import Image as PILImage
 
 from catalog import services as catalog_services
 from catalog.models import Image
+from learning import text_evaluation
+from learning.texts import item_texts
 from ml.embed import Vocabulary
 from ml.images import open_image
 from ml.metrics import neighbour_precision, precision_at, r_precision
 from ml.vectors import unit_rows
 from ml.words import words_of
-from search import query_vectors
 from spaces import selectors
 from spaces.embedding import embed_pictures
 from spaces.encoders import current_encoder
@@ -45,6 +46,7 @@ class EvalSet:
     thumbnail: Callable[[int], bytes | None]  # row -> small JPEG
     source: str
     notes: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # each item's description and title ("" for none)
 
 
 def label_words(label: str) -> list[str]:
@@ -72,7 +74,7 @@ def catalogue_set(spaces: list[EmbeddingSpace]) -> EvalSet:
     images = Image.objects.filter(pk__in=common).select_related("category").order_by("pk")
     notes = []
     unseen = [image for image in images if image.pk not in seen]
-    if seen and any(image.category.trained_on for image in unseen):
+    if seen and any(image.category.trained_on or _text(image) for image in unseen):
         notes.append(f"{len(images) - len(unseen)} items that a compared model was trained on are left out.")
         images = unseen
     elif seen:
@@ -98,7 +100,12 @@ def catalogue_set(spaces: list[EmbeddingSpace]) -> EvalSet:
         thumbnail=thumbnail,
         source=f"the catalogue ({len(images)} ready items)",
         notes=notes,
+        texts=[_text(image) for image in images],
     )
+
+
+def _text(image: Image) -> str:
+    return " ".join(item_texts(image.title, image.description, None))
 
 
 def small_jpeg(picture: PILImage.Image, size: int = 96) -> bytes:
@@ -184,25 +191,31 @@ def evaluate(eval_set: EvalSet, spaces: list[EmbeddingSpace]) -> dict:
         }
         if space.kind == Kind.JOINT:
             tags = selectors.tag_vocabulary(space.word_space)  # cached per process
-            entry.update(_word_metrics(space, vectors, labels, words, result["labels"], tags))
+            entry.update(_word_metrics(space, eval_set.vectors, labels, words, result["labels"], tags))
         result["spaces"][space.name] = entry
+    joint = [space for space in spaces if space.kind == Kind.JOINT]
+    if any(eval_set.texts):
+        result["text"] = text_evaluation.text_metrics(eval_set.texts, eval_set.vectors, joint)
+        for name, means in result["text"]["means"].items():
+            result["spaces"][name]["text"] = means
     return result
 
 
 def _word_metrics(
     space: EmbeddingSpace,
-    vectors: np.ndarray,
+    by_space: dict[int, np.ndarray],
     labels: np.ndarray,
     words: dict[str, list[str]],
     info: dict,
     tags: Vocabulary,
 ) -> dict:
     per_label = {}
+    vectors = unit_rows(by_space[space.pk])
     for name, name_words in words.items():
-        query = query_vectors.word_query(" ".join(name_words), space.word_space).vector if name_words else None
-        if query is None:
+        scores = text_evaluation.space_scores(space, " ".join(name_words), by_space) if name_words else None
+        if scores is None:
             continue
-        scores, relevant = vectors @ query, labels == name
+        relevant = labels == name
         per_label[name] = {
             "p10": round(precision_at(scores, relevant, TOP_K), 4),
             "r_precision": round(r_precision(scores, relevant) or 0.0, 4),
@@ -233,15 +246,27 @@ class Verdict:
     reason: str
 
 
+def _score(entry: dict) -> tuple[float | None, int]:
+    """Mean R-precision over the label words and the text words together, and their number."""
+    groups = [entry.get(key) or {} for key in ("all", "text")]
+    counts = [groups[0].get("labels") or 0, groups[1].get("words") or 0]
+    values = [(group.get("r_precision"), count) for group, count in zip(groups, counts, strict=True)]
+    values = [(value, count) for value, count in values if value is not None and count]
+    if not values:
+        return None, 0
+    total = sum(count for _, count in values)
+    return sum(value * count for value, count in values) / total, total
+
+
 def verdict(result: dict, candidate: EmbeddingSpace, incumbent: EmbeddingSpace) -> Verdict:
-    """Better means a higher mean R-precision over the label words."""
-    new, old = (result["spaces"][space.name].get("all", {}).get("r_precision") for space in (candidate, incumbent))
+    """Better means a higher mean R-precision over the label words and the words of the held-out
+    items' texts."""
+    (new, count), (old, _) = (_score(result["spaces"][space.name]) for space in (candidate, incumbent))
     if new is None or old is None:
-        return Verdict(False, "no labelled items to compare them on.")
-    count = result["spaces"][candidate.name]["all"]["labels"]
+        return Verdict(False, "no labelled or described held-out items to compare them on.")
     reason = (
         f"mean R-precision {new:.3f} against {old:.3f} for {incumbent.name}, "
-        f"over {count} label words on {result['items']} items"
+        f"over {count} label and text words on {result['items']} items"
     )
     return Verdict(new > old, reason)
 

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from PIL import Image as PILImage
 
+from learning import text_evaluation
 from learning.evaluation import EXAMPLE_WORDS, EvalSet, label_words, small_jpeg, trained_models
 from ml.vectors import unit_rows
 from search import query_vectors
@@ -73,8 +74,30 @@ def render_report(result: dict, eval_set: EvalSet, spaces: list[EmbeddingSpace])
         ],
         "map": _map(plt, eval_set, joint) if joint else None,
         "examples": _examples(eval_set, joint, names[:EXAMPLE_LABELS]) if joint else [],
+        "text_words": _text_words(result, eval_set, joint),
     }
     return render_to_string("learning/report.html", context)
+
+
+def _text_words(result: dict, eval_set: EvalSet, joint: list[EmbeddingSpace]) -> list[dict]:
+    """Per word of the held-out items' texts: each space's P@10 / R-precision among them, and its
+    top hits among the items nobody described."""
+    words = list(result.get("text", {}).get("words", {}))
+    hits = dict(text_evaluation.undescribed_hits(eval_set.texts, eval_set.vectors, joint, words))
+    return [
+        {
+            "word": word,
+            "relevant": result["text"]["words"][word]["relevant"],
+            "cells": [
+                {
+                    **result["text"]["words"][word]["spaces"].get(space.name, {}),
+                    "hits": [{"src": _jpeg(eval_set.thumbnail(row))} for row in rows],
+                }
+                for space, rows in zip(joint, hits[word], strict=True)
+            ],
+        }
+        for word in words
+    ]
 
 
 def _curves(plt, trained: dict) -> str | None:
@@ -82,15 +105,29 @@ def _curves(plt, trained: dict) -> str | None:
         return None
     figure, axes = plt.subplots(1, len(trained), figsize=(5 * len(trained), 3), squeeze=False)
     for axis, model in zip(axes[0], trained.values(), strict=True):
+        axis.set_title(model.space.name, fontsize=9)
+        if not model.history:  # a linear head: its validation score per choice tried
+            _validation_curve(axis, model.metrics)
+            continue
         epochs = [record["epoch"] for record in model.history]
         axis.plot(epochs, [record["train_loss"] for record in model.history], label="training loss")
         axis.plot(epochs, [record["val_loss"] for record in model.history], label="validation loss")
         if model.metrics.get("best_epoch"):
             axis.axvline(model.metrics["best_epoch"], color="grey", linestyle=":", label="kept")
-        axis.set_title(model.space.name, fontsize=9)
         axis.set_xlabel("epoch")
         axis.legend(fontsize=8)
     return _png(figure)
+
+
+def _validation_curve(axis, metrics: dict) -> None:
+    scores = {float(key): value for key, value in metrics.get("validation", {}).items()}
+    ridge = metrics.get("head") == "ridge"
+    axis.plot(list(scores), list(scores.values()), marker="o", label="validation score")
+    if ridge and scores:
+        axis.set_xscale("log")
+        axis.axvline(metrics["regularisation"], color="grey", linestyle=":", label="kept")
+    axis.set_xlabel("regularisation (ridge alpha)" if ridge else "epoch")
+    axis.legend(fontsize=8)
 
 
 def _label_chart(plt, result: dict, joint: list[EmbeddingSpace], names: list[str]) -> str:

@@ -12,25 +12,24 @@ import logging
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 
-from catalog.models import Image
+from learning import filling, text_training
 from learning.datasets import labelled_items
 from learning.services import evaluate_model, switch_to
-from ml.devise import CODE_VERSION, HeadConfig, joint_vectors, save_weights, stratified_split, train_head
+from ml.devise import CODE_VERSION, HeadConfig, save_weights, stratified_split, train_head
 from spaces import selectors
 from spaces import services as spaces
-from spaces.models import EmbeddingSpace, ImageEmbedding, JointModel
+from spaces.models import EmbeddingSpace, JointModel
 
 logger = logging.getLogger(__name__)
 
 Kind = EmbeddingSpace.Kind
 VALIDATION_FRACTION = 0.15  # of the training items, for early stopping
-FILL_BATCH_SIZE = 500
 # Progress (percent) at the end of each phase: training, filling, evaluating.
 TRAINED, FILLED = 70, 90
 
@@ -39,16 +38,36 @@ class TrainingError(ValueError):
     """Training cannot start or finish; the message says why."""
 
 
+HEADS = ("devise", *text_training.LINEAR_HEADS)
+FINISHED = (JointModel.State.READY, JointModel.State.FAILED)
+
+
 @dataclass(frozen=True)
 class TrainingOptions:
+    head: str = field(default_factory=lambda: settings.JOINT_HEAD)  # auto: ridge in a sentence space, else devise
     loss: str = field(default_factory=lambda: settings.JOINT_LOSS)
     hidden: int = field(default_factory=lambda: settings.JOINT_HIDDEN)
-    blend: float = field(default_factory=lambda: settings.JOINT_BLEND)
+    blend: float | None = None  # None: JOINT_TEXT_BLEND for a linear head, JOINT_BLEND for DeViSE
     holdout: float = field(default_factory=lambda: settings.JOINT_HOLDOUT)
     text_words: bool = False
     exclude_labels: tuple[str, ...] = ()  # categories left out of training: zero-shot words for `evaluate`
     max_epochs: int = 100
     seed: int = 0
+
+    def resolved(self, word_space: EmbeddingSpace) -> TrainingOptions:
+        """The head and blend that `auto` and None stand for in this word space."""
+        head = self.head
+        if head == "auto":
+            head = "ridge" if word_space.encodes_sentences else "devise"
+        if head not in HEADS:
+            raise TrainingError(f"Unknown head {head!r}; valid heads are: auto, {', '.join(HEADS)}.")
+        if head != "devise" and not word_space.encodes_sentences:
+            raise TrainingError(f"The {head} head learns a sentence space; {word_space.name} is not one.")
+        if self.blend is None:
+            blend = settings.JOINT_BLEND if head == "devise" else settings.JOINT_TEXT_BLEND
+        else:
+            blend = self.blend
+        return replace(self, head=head, blend=blend)
 
     def head_config(self) -> HeadConfig:
         return HeadConfig(
@@ -76,11 +95,11 @@ def code_version() -> str:
     return f"{CODE_VERSION} ({described})"
 
 
-def _next_name(image_space: EmbeddingSpace) -> str:
+def _next_name(image_space: EmbeddingSpace, head: str) -> str:
     number = JointModel.objects.count() + 1
-    while EmbeddingSpace.objects.filter(name=f"devise/{image_space.name}/v{number}").exists():
+    while EmbeddingSpace.objects.filter(name=f"{head}/{image_space.name}/v{number}").exists():
         number += 1
-    return f"devise/{image_space.name}/v{number}"
+    return f"{head}/{image_space.name}/v{number}"
 
 
 def start_training(options: TrainingOptions) -> JointModel:
@@ -89,11 +108,15 @@ def start_training(options: TrainingOptions) -> JointModel:
     if image_space is None or joint_space is None:
         raise TrainingError("No processed items yet: there are no stored features to train on.")
     word_space = joint_space.word_space
+    options = options.resolved(word_space)
+    if options.head == "devise":
+        described = f"DeViSE head ({options.loss} loss, {options.hidden} hidden, blend {options.blend:g})"
+    else:
+        described = f"{options.head} head on the items' texts (blend {options.blend:g})"
     space = spaces.register_space(
-        name=_next_name(image_space),
+        name=_next_name(image_space, options.head),
         kind=Kind.JOINT,
-        model=f"DeViSE head ({options.loss} loss, {options.hidden} hidden, blend {options.blend:g}) "
-        f"over {image_space.name}",
+        model=f"{described} over {image_space.name}",
         dims=word_space.dims,
         word_space=word_space,
     )
@@ -107,6 +130,23 @@ def start_training(options: TrainingOptions) -> JointModel:
     )
 
 
+def training_due() -> str | None:
+    """Why a new model is due (enough described items, none trained yet, or enough new ones since
+    the last model), or None: not due, or a model is training."""
+    if JointModel.objects.filter(state__in=[s for s in JointModel.State if s not in FINISHED]).exists():
+        return None
+    image_space = selectors.active_space(Kind.IMAGE)
+    if image_space is None:
+        return None
+    described = text_training.described_count(image_space)
+    last = JointModel.objects.filter(image_space=image_space, state=JointModel.State.READY).first()
+    if last is None:
+        minimum = settings.JOINT_AUTO_TRAIN_MIN
+        return f"{described} described items, no model yet" if described >= minimum else None
+    new = described - last.metrics.get("described_items", 0)
+    return f"{new} new described items since {last.space.name}" if new >= settings.JOINT_AUTO_TRAIN_NEW else None
+
+
 def _update(model: JointModel, **fields) -> None:
     """Progress for the admin: written at once, outside any transaction."""
     for name, value in fields.items():
@@ -114,11 +154,12 @@ def _update(model: JointModel, **fields) -> None:
     JointModel.objects.filter(pk=model.pk).update(**fields)
 
 
-def run_training(model: JointModel, *, report: bool = True) -> JointModel:
-    """Train, fill, evaluate; on any error the model is marked failed with the reason."""
+def run_training(model: JointModel, *, report: bool = True, activate_if_better: bool = False) -> JointModel:
+    """Train, fill, evaluate; on any error the model is marked failed with the reason. A model
+    that beats the active one is activated with JOINT_AUTO_ACTIVATE or `activate_if_better`."""
     try:
         _train(model)
-        fill_space(model)
+        filling.fill_space(model, progress=_fill_progress(model))
         if report:
             _evaluate(model)
         _update(model, state=JointModel.State.READY, progress=100, message=_ready_message(model))
@@ -126,9 +167,17 @@ def run_training(model: JointModel, *, report: bool = True) -> JointModel:
         logger.exception("Training %s failed", model.space.name)
         _update(model, state=JointModel.State.FAILED, message=f"Failed: {exc}"[:300])
         raise
-    if report and settings.JOINT_AUTO_ACTIVATE and model.metrics.get("better"):
+    if report and (settings.JOINT_AUTO_ACTIVATE or activate_if_better) and model.metrics.get("better"):
         switch_to(model.space)
     return model
+
+
+def _fill_progress(model: JointModel) -> Callable[[int, int], None]:
+    def progress(done: int, total: int) -> None:
+        share = TRAINED + (FILLED - TRAINED) * done // max(total, 1)
+        _update(model, state=JointModel.State.FILLING, progress=share, message=f"Filling: {done} of {total} items.")
+
+    return progress
 
 
 def _ready_message(model: JointModel) -> str:
@@ -136,9 +185,16 @@ def _ready_message(model: JointModel) -> str:
     return f"Ready: {verdict}" if verdict else "Ready to activate."
 
 
+def _options(model: JointModel) -> TrainingOptions:
+    return TrainingOptions(**{**model.config, "exclude_labels": tuple(model.config.get("exclude_labels", ()))})
+
+
 def _train(model: JointModel) -> None:
-    options = TrainingOptions(**{**model.config, "exclude_labels": tuple(model.config.get("exclude_labels", ()))})
+    options = _options(model)
     _update(model, state=JointModel.State.TRAINING, progress=0, message="Reading stored features.")
+    if options.head != "devise":
+        _train_linear(model, options)
+        return
     data = labelled_items(model.image_space, model.space.word_space, text_words=options.text_words)
     excluded = {name.lower() for name in options.exclude_labels}
     trainable = np.array([data.label_names[label].lower() not in excluded for label in data.labels], dtype=bool)
@@ -193,52 +249,19 @@ def _train(model: JointModel) -> None:
     _update(model, progress=TRAINED, message=f"Trained in {head.seconds:.1f} s ({len(head.history)} epochs).")
 
 
-def fill_space(model: JointModel, progress: Callable[[int, int], None] | None = None) -> int:
-    """Give every ready item a vector in the model's space, projected from its stored features
-    (and blended with its stored zero-shot vector); new uploads meanwhile get theirs from
-    the worker (`ingest.pipeline`). Then the space is filled: it waits for a switch (or serves, if
-    nothing else of its kind does). Returns the number of items."""
-    space, image_space = model.space, model.image_space
-    weights = selectors.head_weights(model)
-    conse_name = EmbeddingSpace.conse_name(image_space.name, space.word_space)
-    conse_space = EmbeddingSpace.objects.filter(name=conse_name).first() if model.blend > 0 else None
-    ids = list(
-        ImageEmbedding.objects.filter(space=image_space, image__status=Image.Status.READY)
-        .order_by("image_id")
-        .values_list("image_id", flat=True)
-    )
-    _update(model, state=JointModel.State.FILLING, message=f"Filling: 0 of {len(ids)} items.")
-    ImageEmbedding.objects.filter(space=space).delete()
-    for start in range(0, len(ids), FILL_BATCH_SIZE):
-        batch = ids[start : start + FILL_BATCH_SIZE]
-        features = dict(
-            ImageEmbedding.objects.filter(space=image_space, image_id__in=batch).values_list("image_id", "embedding")
-        )
-        batch = [image_id for image_id in batch if image_id in features]
-        conse = None
-        if conse_space is not None:
-            stored = dict(
-                ImageEmbedding.objects.filter(space=conse_space, image_id__in=batch).values_list(
-                    "image_id", "embedding"
-                )
-            )
-            conse = np.array([stored.get(image_id, np.zeros(space.dims)) for image_id in batch], dtype=np.float32)
-        matrix = np.array([features[image_id] for image_id in batch], dtype=np.float32).reshape(-1, image_space.dims)
-        projected = joint_vectors(matrix, weights, conse=conse, blend=model.blend)
-        # An item indexed meanwhile already has its vector (the same one): keep it.
-        ImageEmbedding.objects.bulk_create(
-            [ImageEmbedding(image_id=i, space=space, embedding=v) for i, v in zip(batch, projected, strict=True)],
-            ignore_conflicts=True,
-        )
-        done = min(start + FILL_BATCH_SIZE, len(ids))
-        share = TRAINED + (FILLED - TRAINED) * done // max(len(ids), 1)
-        _update(model, progress=share, message=f"Filling: {done} of {len(ids)} items.")
-        if progress:
-            progress(done, len(ids))
-    spaces.finish_building(space)
-    space.refresh_from_db()
-    _update(model, progress=FILLED)
-    return len(ids)
+def _train_linear(model: JointModel, options: TrainingOptions) -> None:
+    _update(model, message="Embedding the items' texts and fitting the head.")
+    try:
+        trained = text_training.train_linear(model.image_space, options)
+    except text_training.TooLittleText as exc:
+        raise TrainingError(str(exc)) from None
+    name = f"{model.space.name.replace('/', '-')}.npz"
+    model.weights.save(name, ContentFile(trained["weights"]), save=False)
+    model.training_size = len(trained["train_ids"])
+    model.labels, model.train_ids, model.metrics = trained["labels"], trained["train_ids"], trained["metrics"]
+    model.save(update_fields=["weights", "training_size", "labels", "train_ids", "metrics"])
+    seconds = trained["metrics"]["seconds"]
+    _update(model, progress=TRAINED, message=f"Trained on {model.training_size} items in {seconds:.1f} s.")
 
 
 def _evaluate(model: JointModel) -> None:

@@ -23,10 +23,16 @@ class TrainingPlan:
     labels: list[str]  # those categories
     not_words: list[str]  # categories marked for training with label words the word space lacks
     left_out: int  # categories not trained on (unlabelled photos, held-out sets)
+    described: int  # ready items with a description: a text head (sentence space) learns those too
     seconds: int
     goes_live: bool  # a better model replaces live word search on its own
     current: str | None  # the word model that serves now
     previous: str | None  # the one a roll back returns to
+
+    @property
+    def can_train(self) -> bool:
+        """Two labels to tell apart, or some descriptions to learn (a text head)."""
+        return len(self.labels) >= 2 or self.described >= 4
 
 
 def training_plan() -> TrainingPlan:
@@ -53,6 +59,7 @@ def training_plan() -> TrainingPlan:
         labels=[c.name for c in labels],
         not_words=[c.name for c in trained if not all(word in known for word in c.words)],
         left_out=len(categories) - len(trained),
+        described=Image.objects.filter(status=Image.Status.READY).exclude(description="").count(),
         seconds=max(MIN_SECONDS, round(items * SECONDS_PER_ITEM)),
         goes_live=settings.JOINT_AUTO_ACTIVATE,
         current=joint.name if joint else None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ml.vectors import unit_rows
+from ml.vectors import blend_rows, unit_rows
 
 CODE_VERSION = "devise-1"
 LOSSES = ("cosine", "hinge")
@@ -56,10 +56,7 @@ def joint_vectors(
     features: np.ndarray, weights: dict[str, np.ndarray], *, conse: np.ndarray | None = None, blend: float = 0.0
 ) -> np.ndarray:
     """The head's vectors, blended with the zero-shot (ConSE) vectors when `blend` > 0."""
-    trained = project(features, weights)
-    if blend <= 0 or conse is None:
-        return trained
-    return unit_rows((1.0 - blend) * trained + blend * unit_rows(conse))
+    return blend_rows(project(features, weights), conse, blend)
 
 
 def save_weights(weights: dict[str, np.ndarray]) -> bytes:

@@ -13,18 +13,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ml.conse import conse_vectors, softmax, top_classes
-from ml.devise import joint_vectors
+from ml.devise import project
 from ml.encoding import Encoding
 from ml.imagenet import CLASS_NAMES
 from ml.meaning import meaning_vectors
+from ml.ridge import is_linear, project_linear
 from ml.tags import hedged_tags
+from ml.vectors import blend_rows
 
 CLASSES_SHOWN = 5
 
 
 @dataclass(frozen=True)
 class Head:
-    """A trained image-to-word head (ml.devise) and its share of the zero-shot vector."""
+    """A trained image-to-word head (a linear head of ml.ridge / ml.contrastive over features and
+    meaning, or a DeViSE head of ml.devise over features) and its share of the zero-shot vector."""
 
     weights: dict[str, np.ndarray]
     blend: float = 0.0
@@ -46,6 +49,15 @@ class EmbeddedImages:
     heads: dict[Hashable, np.ndarray] = field(default_factory=dict)  # per trained head, its vectors
     classes: list[list[dict]] = field(default_factory=list)  # per image, its top classes
     tags: list[list[dict]] = field(default_factory=list)  # per image, its tags
+
+
+def head_vectors(
+    features: np.ndarray, meaning: np.ndarray, conse: np.ndarray | None, weights: dict[str, np.ndarray], blend: float
+) -> np.ndarray:
+    """A trained head's vectors of some images, blended with their zero-shot vectors when `blend`
+    > 0: the worker, search by photo and the filling of a trained space all call this."""
+    trained = project_linear(features, meaning, weights) if is_linear(weights) else project(features, weights)
+    return blend_rows(trained, conse, blend)
 
 
 def describe(probabilities_row: np.ndarray, k: int) -> list[dict]:
@@ -70,12 +82,13 @@ def embed(
     up to that many tags. Softmax runs once per batch."""
     probabilities = softmax(encoding.logits)
     conse = conse_vectors(probabilities, class_vectors, top_t)
+    meaning = meaning_vectors(probabilities)
     embedded = EmbeddedImages(
         features=encoding.features,
-        meaning=meaning_vectors(probabilities),
+        meaning=meaning,
         conse=conse,
         heads={
-            key: joint_vectors(encoding.features, head.weights, conse=conse, blend=head.blend)
+            key: head_vectors(encoding.features, meaning, conse, head.weights, head.blend)
             for key, head in (heads or {}).items()
         },
     )

@@ -13,6 +13,13 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
+def blend_rows(trained: np.ndarray, zero_shot: np.ndarray | None, share: float) -> np.ndarray:
+    """A trained space's stored vectors: its head's unit rows with `share` of the zero-shot ones."""
+    if share <= 0 or zero_shot is None:
+        return trained
+    return unit_rows((1.0 - share) * trained + share * unit_rows(zero_shot))
+
+
 def nearest_rows(unit_matrix: np.ndarray, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
     """The k rows of `unit_matrix` nearest to `vector` by cosine, exactly, as (row, score), best first."""
     scores = unit_matrix @ unit_rows(vector)

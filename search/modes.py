@@ -13,6 +13,7 @@ from django.db import models
 from PIL import Image as PILImage
 
 from catalog.models import Category, Image
+from ml import familiarity
 from ml.imagenet import CLASS_NAMES
 from search import query_vectors, ranking, selectors
 from search.parsing import QueryError, parse_word_query
@@ -153,11 +154,28 @@ def _word_sides(
     sides = []
     if query.vector is not None:
         share = 1 - weight if meaning_space is not None else 1.0
-        sides.append(ranking.Side(joint, query.vector, share))
+        sides += _trained_and_zero_shot(joint, query, share)
     if meaning_space is not None:
         share = weight if query.vector is not None else 1.0
         sides.append(ranking.Side(meaning_space, query.meaning, share))
     return sides
+
+
+def _trained_and_zero_shot(joint: EmbeddingSpace, query: query_vectors.WordQuery, share: float) -> list[ranking.Side]:
+    """A space trained on the items' texts knows the words they used: it gets a share of the query
+    that grows with how many items used its words, the zero-shot space the rest (words no
+    description used still find what the zero-shot space finds)."""
+    partner = spaces.zero_shot_partner(joint)
+    if partner is None:
+        return [ranking.Side(joint, query.vector, share)]
+    trained = familiarity.trained_share(
+        " ".join(query.words), partner.word_counts, minimum=familiarity.minimum_items(partner.trained_items)
+    )
+    return [
+        ranking.Side(space, query.vector, part * share)
+        for space, part in ((joint, trained), (partner.space, 1 - trained))
+        if part > 0
+    ]
 
 
 def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID, *, as_typed: bool = False) -> ImageResults:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -171,14 +172,41 @@ def trained_models(image_space: EmbeddingSpace, word_space: EmbeddingSpace) -> l
 
 
 @lru_cache(maxsize=8)
-def _head_weights(name: str) -> dict[str, np.ndarray]:
+def _head_weights(model_id: int, name: str) -> dict[str, np.ndarray]:
     with JointModel._meta.get_field("weights").storage.open(name, "rb") as handle:
         return load_weights(handle.read())
 
 
 def head_weights(model: JointModel) -> dict[str, np.ndarray]:
-    """A trained head's weights (read from storage once per process; files are never rewritten)."""
-    return _head_weights(model.weights.name)
+    """A trained head's weights, read from storage once per process. Keyed by the model too: a
+    deleted model's file name comes back for the next model of the same number."""
+    return _head_weights(model.pk, model.weights.name)
+
+
+@dataclass(frozen=True)
+class ZeroShotPartner:
+    """The zero-shot space a trained text head is fused with in word search, and the words its
+    training texts used (in how many items: `ml.familiarity`)."""
+
+    space: EmbeddingSpace
+    word_counts: dict[str, int]
+    trained_items: int
+
+
+@lru_cache(maxsize=8)
+def _zero_shot_partner(space_id: int) -> ZeroShotPartner | None:
+    model = JointModel.objects.select_related("image_space", "space__word_space").filter(space_id=space_id).first()
+    if model is None or "word_counts" not in model.metrics:
+        return None
+    name = EmbeddingSpace.conse_name(model.image_space.name, model.space.word_space)
+    zero_shot = EmbeddingSpace.objects.filter(name=name).first()
+    return ZeroShotPartner(zero_shot, model.metrics["word_counts"], model.training_size) if zero_shot else None
+
+
+def zero_shot_partner(joint: EmbeddingSpace) -> ZeroShotPartner | None:
+    """For a space trained on the items' texts, its partner; None for any other (a trained
+    model's row never changes once it is ready, so this is read once per process)."""
+    return _zero_shot_partner(joint.pk) if joint.name.split("/")[0] != "conse" else None
 
 
 def stored_vectors(image_id: int, spaces: list[EmbeddingSpace]) -> dict[int, np.ndarray]:

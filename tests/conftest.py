@@ -330,3 +330,30 @@ def one_searchable_item(committed_db) -> None:
     """One processed item (committed), so that searches by a real web server have something to rank."""
     picture = np.random.default_rng(40).integers(0, 256, (24, 32, 3), dtype=np.uint8)
     add_processed_images([(png_bytes(picture), "a.png", "A bird", "Birds")])
+
+
+FLICKR_DATASET = DEV_DATASET.parent / "flickr8k-dev"
+
+
+def flickr_photos(words: tuple[str, ...], described: int, undescribed: int) -> list[dict]:
+    """Flickr8k dev photos for each word (at least 2 of its 5 captions use it): `described` of them
+    with their first caption as description, then `undescribed` with none. Rows: file, path,
+    word, description (empty for the undescribed), captions."""
+    import csv
+
+    from bench.flickr_queries import relevant_flickr
+
+    with (FLICKR_DATASET / "captions.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    captions = [[row[f"caption_{i}"] for i in range(1, 6)] for row in rows]
+    chosen: list[dict] = []
+    taken: set[int] = set()
+    for word in words:
+        found = [i for i in np.flatnonzero(relevant_flickr(word, captions)) if i not in taken]
+        found = found[: described + undescribed]
+        taken.update(found)
+        for number, i in enumerate(found):
+            description = captions[i][0] if number < described else ""
+            chosen.append({"file": rows[i]["file"], "path": FLICKR_DATASET / rows[i]["file"], "word": word,
+                           "description": description, "captions": captions[i]})  # fmt: skip
+    return chosen

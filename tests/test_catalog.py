@@ -304,6 +304,29 @@ def test_import_images_with_a_labels_file(tmp_path: Path, media) -> None:
         call_command("import_images", str(tmp_path / "missing"))
 
 
+@pytest.mark.django_db
+def test_import_images_reads_titles_and_descriptions_from_named_columns(tmp_path: Path, media) -> None:
+    for seed, name in enumerate(["a.png", "b.png"]):
+        (tmp_path / name).write_bytes(random_png(30 + seed))
+    labels = tmp_path / "captions.csv"
+    labels.write_text("file,name,caption\na.png,Snow day,Two dogs run in the snow\nb.png,,\n")
+
+    call_command(
+        "import_images", str(tmp_path), "--labels", str(labels), "--title-column", "name",
+        "--description-column", "caption", "--unlabelled-category", "other", stdout=io.StringIO(),
+    )  # fmt: skip
+
+    # No category column: every row goes to the unlabelled category; an empty title comes from the file name.
+    assert sorted(Image.objects.values_list("title", "description", "category__name")) == [
+        ("Snow day", "Two dogs run in the snow", "other"),
+        ("b", "", "other"),
+    ]
+    with pytest.raises(CommandError, match="no column"):
+        call_command("import_images", str(tmp_path), "--labels", str(labels), "--description-column", "text")
+    with pytest.raises(CommandError, match="read the --labels CSV"):
+        call_command("import_images", str(tmp_path), "--description-column", "caption")
+
+
 # --- Pages --------------------------------------------------------------------------------
 
 

@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 
 from tests.conftest import add_processed_images, clear_catalogue, dev_photos, mark_unlabelled, remove_trained_spaces
 
-# Small and quick: the head's defaults are measured in the README.
-OPTIONS = {"hidden": 64, "max_epochs": 30, "holdout": 0.25}
+# The DeViSE head, small and quick (the text heads: tests/test_text_training.py).
+OPTIONS = {"head": "devise", "hidden": 64, "max_epochs": 30, "holdout": 0.25}
 
 
 @pytest.fixture(scope="module")
@@ -170,12 +170,12 @@ def test_activation_can_require_beating_the_active_space(db_access, catalogue, s
 
 
 def test_searches_never_fail_or_come_back_empty_while_spaces_fill_and_switch(db_access, catalogue, monkeypatch) -> None:
+    from learning import filling, training
     from learning import services as learning_services
-    from learning import training
     from spaces import services as spaces_services
     from spaces.models import EmbeddingSpace
 
-    monkeypatch.setattr(training, "FILL_BATCH_SIZE", 4)  # several batches, with searches in between
+    monkeypatch.setattr(filling, "FILL_BATCH_SIZE", 4)  # several batches, with searches in between
     failures: list[str] = []
     done = threading.Event()
     counts = {"searches": 0}

@@ -71,7 +71,8 @@ class Command(BaseCommand):
 
     def print_table(self, result: dict) -> None:
         table = Table(title=f"{result['source']}: {result['labelled']} labelled, {len(result['labels'])} label words")
-        for heading in ("space", "P@10", "R-prec", "R-prec trained", "R-prec zero-shot", "tag hits", "image P@10"):
+        headings = ("space", "P@10", "R-prec", "R-prec trained", "R-prec zero-shot", "text words P@10 / R-prec")
+        for heading in (*headings, "tag hits", "image P@10"):
             table.add_column(heading)
         for name, entry in result["spaces"].items():
             values = [
@@ -79,11 +80,18 @@ class Command(BaseCommand):
                 entry.get("all", {}).get("r_precision"),
                 entry.get("trained", {}).get("r_precision"),
                 entry.get("zero-shot", {}).get("r_precision"),
+                None,
                 entry.get("tag_hit_rate"),
                 entry["image_p10"],
             ]
-            table.add_row(name, *("—" if value is None else f"{value:.3f}" for value in values))
+            cells = ["—" if value is None else f"{value:.3f}" for value in values]
+            text = entry.get("text") or {}
+            cells[4] = f"{text['p10']:.3f} / {text['r_precision']:.3f}" if text.get("words") else "—"
+            table.add_row(name, *cells)
         console = Console()
         console.print(table)
+        if result.get("text"):
+            words = ", ".join(result["text"]["words"])
+            console.print(f"Text words (from {result['text']['described']} held-out described items): {words}")
         for note in result["notes"]:
             console.print(note)

@@ -18,16 +18,22 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--loss", choices=LOSSES, default=settings.JOINT_LOSS)
+        parser.add_argument(
+            "--head",
+            choices=("auto", *training.HEADS),
+            default=settings.JOINT_HEAD,
+            help="auto: ridge on the items' texts in a sentence space, the DeViSE head in a word-vector space.",
+        )
+        parser.add_argument("--loss", choices=LOSSES, default=settings.JOINT_LOSS, help="DeViSE head only.")
         parser.add_argument("--hidden", type=int, default=settings.JOINT_HIDDEN, help="Hidden layer size.")
         parser.add_argument(
-            "--blend", type=float, default=settings.JOINT_BLEND, help="Share of the zero-shot (ConSE) vector, 0-1."
+            "--blend", type=float, help="Share of the zero-shot (ConSE) vector, 0-1 (default: as measured per head)."
         )
         parser.add_argument(
             "--holdout",
             type=float,
             default=settings.JOINT_HOLDOUT,
-            help="Share of each category's items kept out of training (evaluated on instead).",
+            help="Share of the described items (per category) whose text is kept out of training, for evaluate.",
         )
         parser.add_argument("--text-words", action="store_true", help="Also learn the items' title/description words.")
         parser.add_argument(
@@ -39,9 +45,10 @@ class Command(BaseCommand):
         parser.add_argument("--activate", action="store_true", help="Switch searches to the new space when filled.")
 
     def handle(self, *args, queue: bool, activate: bool, exclude: str, **options) -> None:
-        if not 0 <= options["blend"] <= 1 or not 0 <= options["holdout"] < 1:
+        if not 0 <= (options["blend"] or 0) <= 1 or not 0 <= options["holdout"] < 1:
             raise CommandError("--blend must be within 0-1 and --holdout within 0-1 (excluded).")
         training_options = TrainingOptions(
+            head=options["head"],
             loss=options["loss"],
             hidden=options["hidden"],
             blend=options["blend"],
@@ -64,10 +71,15 @@ class Command(BaseCommand):
         except TrainingError as exc:
             raise CommandError(str(exc)) from None
         metrics = model.metrics
+        if "epochs" in metrics:
+            done = f"{metrics['epochs']} epochs (kept {metrics['best_epoch']}); "
+            done += f"validation accuracy {metrics['val_accuracy']:.3f}"
+        else:
+            done = f"{metrics['head']} head, regularisation {metrics['regularisation']:g}, "
+            done += f"{metrics['held_out_items']} described items held out for evaluate"
         self.stdout.write(
             f"{model.space.name}: trained on {model.training_size} items ({len(model.labels)} labels) in "
-            f"{metrics['seconds']} s, {metrics['epochs']} epochs (kept {metrics['best_epoch']}); "
-            f"validation accuracy {metrics['val_accuracy']:.3f}."
+            f"{metrics['seconds']} s, {done}."
         )
         if metrics.get("skipped_labels"):
             self.stdout.write(f"No known words, not trained on: {', '.join(metrics['skipped_labels'])}.")
