@@ -19,11 +19,10 @@ ENCODINGS_CACHE = REPOSITORY / ".local" / "dev_encodings.npz"
 
 
 def default_dataset() -> Path:
-    """$DEV_DATASET, else the development photos beside the project, else in the machine's shared folder."""
+    """$DEV_DATASET, else the development photos beside the project (../shared)."""
     if os.environ.get("DEV_DATASET"):
         return Path(os.environ["DEV_DATASET"])
-    beside = REPOSITORY.parent / DATASET_NAME
-    return beside if beside.is_dir() else Path("/work") / DATASET_NAME
+    return REPOSITORY.parent / DATASET_NAME
 
 
 class Encoder(Protocol):
