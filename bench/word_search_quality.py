@@ -8,10 +8,11 @@ from collections.abc import Callable
 import numpy as np
 
 from bench.dev_photos import DevSet
+from bench.tag_metrics import image_tags
 from ml.conse import softmax
 from ml.hierarchy import load_hierarchy
 from ml.imagenet import CLASS_NAMES, class_words, split_words
-from ml.meaning import image_tags, named_meaning
+from ml.meaning import named_meaning
 from ml.metrics import r_precision
 from ml.words import WordVectors
 

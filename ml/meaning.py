@@ -11,10 +11,9 @@ import functools
 
 import numpy as np
 
-from ml.hierarchy import MAX_INFORMATIVE_CLASSES, load_hierarchy
+from ml.hierarchy import load_hierarchy
 from ml.imagenet import CLASS_NAMES
 from ml.vectors import unit_rows
-from ml.words import STOP_WORDS
 
 # Nodes shared by more than this share of the 1000 classes are dropped from the meaning vector:
 # "entity" (1000 classes), "physical entity" (997), "object" (958) and "whole" (949) hold almost
@@ -62,63 +61,6 @@ def meaning_vectors(probabilities: np.ndarray) -> np.ndarray:
     original (20 of 20; raw mass 19).
     """
     return unit_rows(np.sqrt(np.maximum(wordnet_mass(probabilities), 0.0)))
-
-
-@functools.cache
-def _tag_sources(max_classes: int) -> tuple[tuple[tuple[str, int], ...], ...]:
-    """Per class: (tag, breadth) for the class itself (breadth 0) and for its basic-level ancestors
-    (breadth: the number of classes under it)."""
-    hierarchy = load_hierarchy()
-    sources = []
-    for index in range(len(hierarchy)):
-        tags = [(CLASS_NAMES[index].lower(), 0)]
-        for wnid in hierarchy.basic_level_ancestors(index, max_classes):
-            name = hierarchy.name(wnid).lower()
-            if name not in STOP_WORDS:
-                tags.append((name, hierarchy.coverage[wnid]))
-        sources.append(tuple(tags))
-    return tuple(sources)
-
-
-# Tags come from the image's most probable classes only (as ConSE uses its top 10) and must reach
-# this summed probability; the caller completes short lists (e.g. with nearest vocabulary words).
-TAG_TOP_CLASSES = 10
-TAG_MIN_SCORE = 0.05
-
-
-def image_tags(
-    probabilities_row: np.ndarray,
-    k: int = 10,
-    *,
-    top_classes: int = TAG_TOP_CLASSES,
-    min_score: float = TAG_MIN_SCORE,
-    max_classes: int = MAX_INFORMATIVE_CLASSES,
-) -> list[tuple[str, float]]:
-    """Up to `k` (tag, score) pairs describing one image, best first.
-
-    Tags are the lowercased names of the image's `top_classes` most probable classes ("tiger cat",
-    "egyptian cat") and of their informative ancestors whose first name is one word ("cat",
-    "feline"; compound inner names such as "domestic cat" or "odd-toed ungulate" are skipped). A
-    tag's score is the summed probability of those classes that carry it: how likely the image shows
-    a kind of that thing. Tags scoring under `min_score` are left out, so fewer than `k` may come
-    back. Ranking is by score to the percent, then the more specific tag (a class before any
-    ancestor, then fewer classes under it), then exact score, then alphabetically: chelsea (tiger
-    cat 0.38, egyptian cat 0.38, tabby 0.17, lynx 0.02) -> cat 0.94, feline 0.94, tiger cat,
-    egyptian cat, tabby; a sure zebra -> zebra, equine, ungulate.
-    """
-    probabilities = np.asarray(probabilities_row, dtype=np.float64).ravel()
-    if probabilities.shape != (len(CLASS_NAMES),):
-        raise ValueError(f"Expected {len(CLASS_NAMES)} class probabilities, got shape {probabilities.shape}.")
-    sources = _tag_sources(max_classes)
-    scores: dict[str, float] = {}
-    breadth: dict[str, int] = {}
-    for index in np.argsort(-probabilities, kind="stable")[:top_classes]:
-        # A set: a class that reaches one name by two paths counts once.
-        for tag, covered in set(sources[index]):
-            scores[tag] = scores.get(tag, 0.0) + float(probabilities[index])
-            breadth[tag] = min(breadth.get(tag, covered), covered)
-    ranked = sorted(scores, key=lambda tag: (-round(scores[tag], 2), breadth[tag], -scores[tag], tag))
-    return [(tag, round(scores[tag], 4)) for tag in ranked if scores[tag] >= min_score][:k]
 
 
 # Longest WordNet name looked for among consecutive query words ("dining table", "potted plant").

@@ -357,3 +357,11 @@ def flickr_photos(words: tuple[str, ...], described: int, undescribed: int) -> l
             chosen.append({"file": rows[i]["file"], "path": FLICKR_DATASET / rows[i]["file"], "word": word,
                            "description": description, "captions": captions[i]})  # fmt: skip
     return chosen
+
+
+@pytest.fixture
+def db_access(catalogue, django_db_blocker) -> Iterator[None]:
+    """Committed rows for a test over its module's `catalogue`; trained spaces removed after."""
+    with django_db_blocker.unblock():
+        yield
+        remove_trained_spaces()

@@ -74,13 +74,6 @@ def catalogue(django_db_setup, django_db_blocker, word_space) -> Iterator[list[d
         clear_catalogue()
 
 
-@pytest.fixture
-def db_access(catalogue, django_db_blocker) -> Iterator[None]:
-    with django_db_blocker.unblock():
-        yield
-        remove_trained_spaces()
-
-
 def test_a_ridge_head_learns_the_descriptions_and_finds_undescribed_photos(db_access, catalogue) -> None:
     from learning import services as learning_services
     from learning import training

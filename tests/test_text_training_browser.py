@@ -15,7 +15,14 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
-from tests.conftest import FLICKR_DATASET, clear_catalogue, flickr_photos, remove_trained_spaces
+from tests.conftest import (
+    FLICKR_DATASET,
+    STAFF_PASSWORD,
+    clear_catalogue,
+    flickr_photos,
+    log_in_to_admin,
+    remove_trained_spaces,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +53,7 @@ def photos(django_db_setup, django_db_blocker, word_space, celery_worker, tmp_pa
         while Image.objects.exclude(status=Image.Status.READY).exists() and time.monotonic() < deadline:
             time.sleep(0.5)
         assert Image.objects.filter(status=Image.Status.READY).count() == len(rows)
-        get_user_model().objects.create_superuser("curator", "curator@example.com", "correct horse battery")
+        get_user_model().objects.create_superuser("curator", "curator@example.com", STAFF_PASSWORD)
         yield rows
         remove_trained_spaces()
         clear_catalogue()
@@ -61,11 +68,7 @@ def test_descriptions_teach_search_to_find_undescribed_photos(page: Page, site, 
     # Flickr file names are ids, which make no title: an item is known by its bytes' digest.
     words = {hashlib.sha256((FLICKR_DATASET / row["file"]).read_bytes()).hexdigest(): row["word"] for row in photos}
     word_of = {pk: words[image.sha256] for pk, image in by_id.items()}
-    page.goto(f"{site.url}/admin/")
-    page.get_by_label("Username").fill("curator")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Log in").click()
-    page.goto(f"{site.url}/admin/spaces/embeddingspace/")
+    log_in_to_admin(page, site.url, "/admin/spaces/embeddingspace/", username="curator")
 
     page.get_by_role("link", name="Train word model…").click()
     expect(page.locator("[data-described]")).to_contain_text("24 ready items")  # 8 per word

@@ -29,13 +29,6 @@ def catalogue(django_db_setup, django_db_blocker, word_space) -> Iterator[list]:
         clear_catalogue()
 
 
-@pytest.fixture
-def db_access(catalogue, django_db_blocker) -> Iterator[None]:
-    with django_db_blocker.unblock():
-        yield
-        remove_trained_spaces()
-
-
 def train(**options):
     from learning import training
 

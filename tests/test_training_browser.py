@@ -10,7 +10,15 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
-from tests.conftest import add_processed_images, clear_catalogue, dev_photos, mark_unlabelled, remove_trained_spaces
+from tests.conftest import (
+    STAFF_PASSWORD,
+    add_processed_images,
+    clear_catalogue,
+    dev_photos,
+    log_in_to_admin,
+    mark_unlabelled,
+    remove_trained_spaces,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +35,7 @@ def catalogue(django_db_setup, django_db_blocker, word_space) -> Iterator[list]:
         Image.objects.create(
             title="odd", category=not_a_word, sha256="f" * 64, original="x.png", status=Image.Status.READY
         )
-        get_user_model().objects.create_superuser("trainer", "trainer@example.com", "correct horse battery")
+        get_user_model().objects.create_superuser("trainer", "trainer@example.com", STAFF_PASSWORD)
         yield images
         remove_trained_spaces()
         clear_catalogue()
@@ -40,11 +48,7 @@ def test_train_from_the_admin_watch_progress_open_the_report_activate_and_roll_b
     from spaces.models import EmbeddingSpace, JointModel
 
     zero_shot = spaces_selectors.active_space(EmbeddingSpace.Kind.JOINT)
-    page.goto(f"{site.url}/admin/")
-    page.get_by_label("Username").fill("trainer")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Log in").click()
-    page.goto(f"{site.url}/admin/spaces/embeddingspace/")
+    log_in_to_admin(page, site.url, "/admin/spaces/embeddingspace/", username="trainer")
 
     # Training starts only once confirmed, after the page says what it will do.
     page.get_by_role("link", name="Train word model…").click()
