@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
 from rest_framework import status
@@ -14,6 +16,8 @@ from config.unavailable import RETRY_AFTER_SECONDS
 from ml.images import InvalidImage, UploadTooLarge
 from search.parsing import QueryError
 
+logger = logging.getLogger(__name__)
+
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DuplicateImage):
@@ -23,6 +27,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, InvalidImage | QueryError):
         return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, OSError):  # the media storage refused a write (full, read-only, unreachable)
+        logger.warning("%s answered 503: %r", context["request"].path, exc)
         return Response(
             {"detail": STORAGE_UNAVAILABLE},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.cache_files import write_atomically
 from ml.conse import conse_vectors
 from ml.hierarchy import MAX_INFORMATIVE_CLASSES, load_hierarchy
 from ml.imagenet import CLASS_NAMES
@@ -85,10 +86,7 @@ def class_prototypes(
     if path.exists():
         return np.load(path)
     prototypes = build_prototypes(embed, recipe)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_suffix(".tmp.npy")
-    np.save(staging, prototypes)
-    staging.replace(path)  # whole or not at all, for other processes reading the cache
+    write_atomically(path, lambda staging: np.save(staging, prototypes))
     return prototypes
 
 

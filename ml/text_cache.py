@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.cache_files import write_atomically
+
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 
@@ -51,7 +53,5 @@ class TextEmbeddings:
             return np.stack([vectors[key] for key in keys])
 
     def _save(self, vectors: dict[str, np.ndarray]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.path.with_suffix(".tmp.npz")
-        np.savez(staging, keys=np.array(list(vectors)), vectors=np.stack(list(vectors.values())))
-        staging.replace(self.path)
+        keys, rows = np.array(list(vectors)), np.stack(list(vectors.values()))
+        write_atomically(self.path, lambda staging: np.savez(staging, keys=keys, vectors=rows))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.cache_files import write_atomically
 from ml.prototypes import Embed
 from ml.words import WordVectors, is_tag_word
 
@@ -43,10 +44,7 @@ def sentence_vocabulary(
     if path.exists():
         return WordVectors(words=words, vectors=np.load(path))
     vectors = np.asarray(embed(words), dtype=np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_suffix(".tmp.npy")
-    np.save(staging, vectors)
-    staging.replace(path)
+    write_atomically(path, lambda staging: np.save(staging, vectors))
     return WordVectors(words=words, vectors=vectors)
 
 
