@@ -16,7 +16,7 @@ from catalog.models import Category, Image
 from ml import familiarity
 from ml.imagenet import CLASS_NAMES
 from search import query_vectors, ranking, selectors
-from search.parsing import QueryError, parse_word_query
+from search.parsing import QueryError, has_syntax
 from spaces import selectors as spaces
 from spaces.models import EmbeddingSpace
 
@@ -188,7 +188,8 @@ def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID, *, 
     joint = active[Kind.JOINT]
     query = query_vectors.word_query(text, joint.word_space)
     respelled = selectors.respelled(joint.word_space, text, query.unfamiliar_words)
-    searched = respelled if respelled and not as_typed and not _has_syntax(text) else None
+    # With weights or signs ("2:cat -dog") the visitor chose the words: offered a respelling, not given one.
+    searched = respelled if respelled and not as_typed and not has_syntax(text) else None
     if searched:
         query = query_vectors.word_query(searched, joint.word_space)
     sides = _word_sides(joint, active.get(Kind.MEANING), query) if match != Match.TEXT else []
@@ -207,12 +208,6 @@ def images_for_words(text: str, filters: Filters, match: str = Match.HYBRID, *, 
         did_you_mean=None if searched else respelled,
         searched_for=searched,
     )
-
-
-def _has_syntax(text: str) -> bool:
-    """Weights or signs ("2:cat -dog"): the visitor chose the words; they are offered a
-    respelling, not given one."""
-    return any(term.weight != 1 for term in parse_word_query(text)) or "+" in text
 
 
 @dataclass

@@ -132,7 +132,7 @@ def _same_word(a: str, b: str) -> bool:
 
 
 def explain_hits(
-    hits: list[Hit], word_space: EmbeddingSpace, query: np.ndarray | None, words: list[str] = (), *, n: int = 3
+    hits: list[Hit], word_space: EmbeddingSpace, query: np.ndarray | None, words: Iterable[str] = (), *, n: int = 3
 ) -> None:
     """Fill each hit's `why` with what of its own matched the query: the query's words found in its
     title, category or description, then its tags closest to the query (at least
