@@ -32,6 +32,11 @@ SEARCH_MAX_K = env_int("SEARCH_MAX_K", 100)
 # How deep the search pages go (page × results per page); each page ranks everything before it.
 SEARCH_MAX_DEPTH = env_int("SEARCH_MAX_DEPTH", 1000)
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100)
+# Each space's HNSW graph, by kind: (m, ef_construction). A change applies to indexes built after
+# it (a new space, `compact_vectors`, a re-import). Chosen by the sweep in docs/benchmarks.md.
+HNSW_BUILD = {
+    "default": (env_int("HNSW_M", 16), env_int("HNSW_EF_CONSTRUCTION", 64)),
+}
 # Seconds a web process searches the active spaces it read before reading them again (one query
 # a request saved; spaces.selectors.serving_spaces); 0: read them for every search.
 SERVING_SPACES_SECONDS = float(env_str("SERVING_SPACES_SECONDS", "5"))

@@ -10,7 +10,7 @@ import numpy as np
 from catalog.models import Category, Image
 from ml.vectors import unit_rows
 from ml.words import words_of
-from spaces import selectors
+from spaces import selectors, vector_sql
 from spaces.models import EmbeddingSpace, ImageEmbedding
 
 # Weight of an item's title and description words next to its label words, when they are used.
@@ -59,7 +59,9 @@ def labelled_items(image_space: EmbeddingSpace, word_space: EmbeddingSpace, *, t
             space=image_space, image__status=Image.Status.READY, image__category_id__in=list(categories)
         )
         .order_by("image_id")
-        .values_list("image_id", "image__category_id", "image__title", "image__description", "embedding")
+        .values_list(
+            "image_id", "image__category_id", "image__title", "image__description", vector_sql.column(image_space)
+        )
     )
     texts = {row[0]: words_of(f"{row[2]} {row[3]}") for row in rows} if text_words else {}
     wanted = {word for category in categories.values() for word in category.words}

@@ -31,7 +31,7 @@ from ml.words import words_of
 from spaces import selectors
 from spaces.embedding import embed_pictures
 from spaces.encoders import current_encoder
-from spaces.models import EmbeddingSpace, ImageEmbedding, JointModel
+from spaces.models import EmbeddingSpace, JointModel
 
 Kind = EmbeddingSpace.Kind
 TOP_K = 10
@@ -62,14 +62,7 @@ def trained_models(spaces: list[EmbeddingSpace]) -> dict[int, JointModel]:
 def catalogue_set(spaces: list[EmbeddingSpace]) -> EvalSet:
     """Ready items with a vector in every space, minus those any compared model was trained on."""
     seen = {image_id for model in trained_models(spaces).values() for image_id in model.train_ids}
-    stored = [
-        dict(
-            ImageEmbedding.objects.filter(space=space, image__status=Image.Status.READY).values_list(
-                "image_id", "embedding"
-            )
-        )
-        for space in spaces
-    ]
+    stored = [selectors.vectors_of(space, ready=True) for space in spaces]
     common = set.intersection(*(set(vectors) for vectors in stored)) if stored else set()
     images = Image.objects.filter(pk__in=common).select_related("category").order_by("pk")
     notes = []

@@ -20,12 +20,22 @@ FILL_BATCH_SIZE = 500
 
 
 def _stored(space: EmbeddingSpace, ids: list[int]) -> dict[int, np.ndarray]:
-    return dict(ImageEmbedding.objects.filter(space=space, image_id__in=ids).values_list("image_id", "embedding"))
+    return selectors.vectors_of(space, ids)
 
 
 def _matrix(stored: dict[int, np.ndarray], ids: list[int], dims: int) -> np.ndarray:
     """Rows in the order of `ids`; zeros for an item without a vector there."""
     return np.array([stored.get(i, np.zeros(dims)) for i in ids], dtype=np.float32).reshape(len(ids), dims)
+
+
+def _add_vectors(space: EmbeddingSpace, image_ids: list[int], vectors: np.ndarray) -> None:
+    """Vectors for items that have none in `space` yet (an item that has one keeps it); a float32
+    space (made before halfvec storage) gets the halfvec too, as `spaces.services` writes them."""
+    rows = [
+        ImageEmbedding(image_id=i, space=space, compact=v, embedding=None if space.is_compact else v)
+        for i, v in zip(image_ids, vectors, strict=True)
+    ]
+    ImageEmbedding.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def fill_space(model: JointModel, progress: Callable[[int, int], None] | None = None) -> int:
@@ -51,10 +61,7 @@ def fill_space(model: JointModel, progress: Callable[[int, int], None] | None = 
         meaning = _matrix(_stored(meaning_space, batch), batch, meaning_space.dims) if meaning_space else None
         projected = head_vectors(_matrix(features, batch, image_space.dims), meaning, conse, weights, model.blend)
         # An item indexed meanwhile already has its vector (the same one): keep it.
-        ImageEmbedding.objects.bulk_create(
-            [ImageEmbedding(image_id=i, space=space, embedding=v) for i, v in zip(batch, projected, strict=True)],
-            ignore_conflicts=True,
-        )
+        _add_vectors(space, batch, projected)
         if progress:
             progress(min(start + FILL_BATCH_SIZE, len(ids)), len(ids))
     spaces.finish_building(space)

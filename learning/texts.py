@@ -18,8 +18,9 @@ from catalog.models import Image
 from ml.sentences import MODEL_ID
 from ml.text_cache import TextEmbeddings
 from ml.vectors import unit_rows
+from spaces import selectors as spaces_selectors
 from spaces.encoders import sentence_encoder
-from spaces.models import EmbeddingSpace, ImageEmbedding
+from spaces.models import EmbeddingSpace
 
 # Titles made from file names ("IMG 2034", "1001773457 577c3a7d70") say nothing: a title counts
 # as text when it has a word of three letters or more that is not one of these.
@@ -97,12 +98,7 @@ def described_items(image_space: EmbeddingSpace) -> DescribedItems:
             texts[image.pk] = found
     ids = [image.pk for image in rows if image.pk in texts]
     groups = {image.pk: image.category_id if image.category.trained_on else -1 for image in rows}
-    vectors = {
-        space.pk: dict(
-            ImageEmbedding.objects.filter(space=space, image_id__in=ids).values_list("image_id", "embedding")
-        )
-        for space in (image_space, meaning_space)
-    }
+    vectors = {space.pk: spaces_selectors.vectors_of(space, ids) for space in (image_space, meaning_space)}
     ids = [pk for pk in ids if pk in vectors[meaning_space.pk] and pk in vectors[image_space.pk]]
     flat = [text for pk in ids for text in texts[pk]]
     embedded = embed_texts(flat) if flat else np.zeros((0, 1), dtype=np.float32)

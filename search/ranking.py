@@ -27,15 +27,16 @@ class Hit:
     vector_match: bool = True  # the vector side found it (hybrid search: among the nearest items)
 
 
-def _distance(space: EmbeddingSpace, weights: np.ndarray | None, column: str = "e.embedding") -> tuple[str, list]:
+def _distance(space: EmbeddingSpace, weights: np.ndarray | None, alias: str = "e") -> tuple[str, list]:
     """The distance expression (as in the space's index, so PostgreSQL can use it) and its params,
     less the query vector's, which comes last."""
     if weights is not None:
         # Class-focused similarity: both sides reweighted elementwise (exact; candidates come
         # from the plain index, see `nearest_images_sql`).
         cast = f"::vector({space.dims})"
+        column = f"{alias}.{vector_sql.column(space)}"
         return f"((({column}{cast}) * %s{cast}) <=> %s{cast})", [vector_sql.literal(weights)]
-    return f"({vector_sql.typed(space, column)} <=> {vector_sql.typed_param(space)})", []
+    return f"({vector_sql.typed(space, alias)} <=> {vector_sql.typed_param(space)})", []
 
 
 def nearest_images_sql(
@@ -78,10 +79,10 @@ def nearest_images_sql(
         # focused similarity's numerator; only each item's norm after reweighting differs.
         candidate_query, limit = query * weights * weights, max(k, settings.FOCUS_CANDIDATES)
     if vector_sql.uses_binary_index(space):
-        bits = f"binary_quantize(%s::vector({space.dims}))::bit({space.dims})"
-        order = f"{vector_sql.binary_expression(space, 'e.embedding')} <~> {bits}"
+        bits = f"binary_quantize({vector_sql.typed_param(space)})::bit({space.dims})"
+        order = f"{vector_sql.binary_expression(space, 'e')} <~> {bits}"
     else:
-        order = f"{vector_sql.typed(space, 'e.embedding')} <=> {vector_sql.typed_param(space)}"
+        order = f"{vector_sql.typed(space, 'e')} <=> {vector_sql.typed_param(space)}"
     sql = (
         f"SELECT image_id, 1 - distance AS score FROM ("
         f" SELECT e.image_id, {distance} AS distance FROM {source} WHERE {where}"
@@ -134,7 +135,7 @@ def _side_scores(sides: list[Side], source: str) -> tuple[str, list, str, list]:
     """
     scores, score_params, joins, join_params = [], [], [], []
     for n, side in enumerate(sides):
-        distance, distance_params = _distance(side.space, side.weights, "e.embedding")
+        distance, distance_params = _distance(side.space, side.weights, "e")
         query = side.query * side.weights if side.weights is not None else side.query
         joins.append(
             f"LEFT JOIN LATERAL (SELECT {distance} AS distance FROM spaces_imageembedding e"

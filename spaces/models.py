@@ -10,7 +10,7 @@ and a new space can fill in while the old one keeps serving.
 from __future__ import annotations
 
 from django.db import models
-from pgvector.django import VectorField
+from pgvector.django import HalfVectorField, VectorField
 
 
 class EmbeddingSpace(models.Model):
@@ -25,6 +25,13 @@ class EmbeddingSpace(models.Model):
 
         WORD_VECTORS = "word_vectors", "Word vectors (rows looked up, a query is their weighted mean)"
         SENTENCE = "sentence", "Sentence encoder (a query is embedded whole)"
+
+    class Storage(models.TextChoices):
+        """How an image space's vectors are stored and indexed (word spaces: always float32)."""
+
+        FLOAT16 = "float16", "halfvec: 2 bytes a value (indexed as halfvec)"
+        # Spaces made before halfvec storage, until `manage.py compact_vectors` moves them.
+        FLOAT32 = "float32", "vector: 4 bytes a value"
 
     class State(models.TextChoices):
         BUILDING = "building", "Building"
@@ -48,6 +55,7 @@ class EmbeddingSpace(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True)
     # Bumped whenever its vectors are (re)imported: caches of them are keyed by it.
     version = models.PositiveIntegerField(default=1)
+    storage = models.CharField(max_length=8, choices=Storage.choices, default=Storage.FLOAT16)
 
     class Meta:
         ordering = ["kind", "name"]
@@ -70,17 +78,40 @@ class EmbeddingSpace(models.Model):
         return self.text_encoding == self.TextEncoding.SENTENCE
 
     @property
+    def is_compact(self) -> bool:
+        """Its vectors are halfvecs, in ImageEmbedding.compact."""
+        return self.kind != self.Kind.WORD and self.storage == self.Storage.FLOAT16
+
+    @property
     def index_name(self) -> str:
-        return f"{'word' if self.kind == self.Kind.WORD else 'image'}_embedding_hnsw_space_{self.pk}"
+        return self.index_names[0 if self.kind == self.Kind.WORD or not self.is_compact else 1]
+
+    @property
+    def index_names(self) -> list[str]:
+        """The names its index has had: a space's halfvec index is built beside its float32 one
+        (`manage.py compact_vectors`), so the two need names of their own."""
+        if self.kind == self.Kind.WORD:
+            return [f"word_embedding_hnsw_space_{self.pk}"]
+        return [f"image_embedding_hnsw_space_{self.pk}", f"image_embedding_hnsw_space_{self.pk}_half"]
 
 
 class ImageEmbedding(models.Model):
     image = models.ForeignKey("catalog.Image", on_delete=models.CASCADE, related_name="embeddings")
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="image_embeddings")
-    embedding = VectorField()  # untyped: dims come from the space
+    # Untyped: dims come from the space. A float16 space (the default) stores `compact` only; a
+    # float32 one `embedding` and, from the moment it can be compacted, `compact` as well, so
+    # that `manage.py compact_vectors` can switch it over while it serves.
+    embedding = VectorField(null=True, blank=True)
+    compact = HalfVectorField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["image", "space"], name="one_embedding_per_image_space")]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "space"], name="one_embedding_per_image_space"),
+            models.CheckConstraint(
+                condition=models.Q(embedding__isnull=False) | models.Q(compact__isnull=False),
+                name="image_embedding_has_a_vector",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"image {self.image_id} in space {self.space_id}"

@@ -211,5 +211,23 @@ def zero_shot_partner(joint: EmbeddingSpace) -> ZeroShotPartner | None:
 
 def stored_vectors(image_id: int, spaces: list[EmbeddingSpace]) -> dict[int, np.ndarray]:
     """An item's vectors in the given spaces (one query), by space id."""
-    rows = ImageEmbedding.objects.filter(image_id=image_id, space__in=spaces).values_list("space_id", "embedding")
-    return {space_id: np.asarray(embedding, dtype=np.float32) for space_id, embedding in rows}
+    found = {}
+    for space in spaces:
+        stored = vectors_of(space, [image_id])
+        if image_id in stored:
+            found[space.pk] = stored[image_id]
+    return found
+
+
+def vectors_of(
+    space: EmbeddingSpace, image_ids: Iterable[int] | None = None, *, ready: bool = False
+) -> dict[int, np.ndarray]:
+    """Items' stored vectors in `space` (all of them without `image_ids`; `ready`: of ready items
+    only), by image id, as float32 whatever the space's storage."""
+    rows = ImageEmbedding.objects.filter(space=space)
+    if image_ids is not None:
+        rows = rows.filter(image_id__in=list(image_ids))
+    if ready:
+        rows = rows.filter(image__status="ready")
+    pairs = rows.values_list("image_id", vector_sql.column(space))
+    return {image_id: np.asarray(vector, dtype=np.float32) for image_id, vector in pairs}

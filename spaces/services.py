@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, ProtectedError
 from django.utils import timezone
+from pgvector import HalfVector
 from pgvector.psycopg import register_vector
 
 from ml.encoding import ImageEncoder
@@ -46,8 +47,7 @@ def register_space(
     """Get or create a space. The first space of a kind becomes active; later ones wait for
     `activate_space`, so that they can fill in while the current one keeps serving."""
     with transaction.atomic():
-        # Serialise registrations: two workers starting together must not both create a space.
-        with connection.cursor() as cursor:
+        with connection.cursor() as cursor:  # two workers starting together: one creates the space
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('register_space'))")
         space = EmbeddingSpace.objects.filter(name=name).first()
         if space:
@@ -73,8 +73,7 @@ def register_space(
 
 def create_space_index(space: EmbeddingSpace) -> None:
     with connection.cursor() as cursor:
-        for statement in vector_sql.index_sql(space):
-            cursor.execute(statement)
+        cursor.execute(vector_sql.index_sql(space))
 
 
 def activate_space(space: EmbeddingSpace) -> None:
@@ -118,7 +117,8 @@ def delete_space(space: EmbeddingSpace) -> int:
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute(f"DROP INDEX IF EXISTS {space.index_name}")
+                for name in space.index_names:  # a space stopped amid compaction has two
+                    cursor.execute(f"DROP INDEX IF EXISTS {name}")
             space.delete()
     except ProtectedError:
         raise SpaceRefused(f"{space.name} is used by other spaces; delete those first.") from None
@@ -130,8 +130,7 @@ def delete_space(space: EmbeddingSpace) -> int:
 
 
 def finish_building(space: EmbeddingSpace, *, activate: bool = False) -> None:
-    """A space whose vectors are all in: active if asked or if its kind has none, else retired
-    (kept for a later switch)."""
+    """A space whose vectors are all in: active if asked or if its kind has none, else retired."""
     if activate or not selectors.active_space(space.kind):
         activate_space(space)
     elif space.state == State.BUILDING:
@@ -283,14 +282,18 @@ def ensure_image_spaces(encoder: ImageEncoder) -> ImageSpaces:
 
 def replace_image_vectors(image_ids: list[int], vectors_by_space: dict[EmbeddingSpace, np.ndarray]) -> None:
     """Store row i of each space's vectors as image_ids[i]'s vector there, replacing any earlier one.
-    Binary COPY: an INSERT of text literals spent more time printing floats than storing them."""
+    Binary COPY: an INSERT of text literals spent more time printing floats than storing them.
+    A float32 space gets its halfvec as well, so that `compact_vectors` never misses a new item."""
     with transaction.atomic(), connection.cursor() as cursor:
         ImageEmbedding.objects.filter(image_id__in=image_ids, space__in=list(vectors_by_space)).delete()
         raw = cursor.connection
         register_vector(raw)
         table = ImageEmbedding._meta.db_table
-        with raw.cursor().copy(f"COPY {table} (image_id, space_id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
-            copy.set_types(["int8", "int8", "vector"])
+        columns = "image_id, space_id, embedding, compact"
+        with raw.cursor().copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "int8", "vector", "halfvec"])
             for space, space_vectors in vectors_by_space.items():
                 for row, image_id in enumerate(image_ids):
-                    copy.write_row((image_id, space.pk, space_vectors[row]))
+                    vector = space_vectors[row]
+                    full = None if space.is_compact else vector
+                    copy.write_row((image_id, space.pk, full, HalfVector(vector.astype(np.float16))))

@@ -7,6 +7,7 @@ partial index of a space; both are built here.
 from __future__ import annotations
 
 import numpy as np
+from django.conf import settings
 from django.db import connections, router
 from django.db.backends.utils import CursorWrapper
 
@@ -38,31 +39,42 @@ def uses_binary_index(space: EmbeddingSpace) -> bool:
     return space.dims > MAX_HALFVEC_INDEX_DIMS
 
 
-def typed(space: EmbeddingSpace, column: str = "embedding") -> str:
-    """The column cast to the space's fixed type, as in its index."""
-    if space.dims > MAX_VECTOR_INDEX_DIMS and not uses_binary_index(space):
-        return f"({column}::halfvec({space.dims}))"
-    return f"({column}::vector({space.dims}))"
+def column(space: EmbeddingSpace) -> str:
+    """The column that holds the space's vectors (its storage, see EmbeddingSpace.Storage)."""
+    return "compact" if space.is_compact else "embedding"
+
+
+def _cast_type(space: EmbeddingSpace) -> str:
+    if space.is_compact or MAX_VECTOR_INDEX_DIMS < space.dims <= MAX_HALFVEC_INDEX_DIMS:
+        return "halfvec"
+    return "vector"
+
+
+def typed(space: EmbeddingSpace, alias: str = "") -> str:
+    """The space's column (of table `alias`) cast to its fixed type, as in its index."""
+    return f"({alias + '.' if alias else ''}{column(space)}::{_cast_type(space)}({space.dims}))"
 
 
 def typed_param(space: EmbeddingSpace) -> str:
-    kind = "halfvec" if typed(space).startswith("(embedding::halfvec") else "vector"
-    return f"%s::{kind}({space.dims})"
+    return f"%s::{_cast_type(space)}({space.dims})"
 
 
-def binary_expression(space: EmbeddingSpace, column: str = "embedding") -> str:
-    return f"(binary_quantize({column}::vector({space.dims}))::bit({space.dims}))"
+def binary_expression(space: EmbeddingSpace, alias: str = "") -> str:
+    return f"(binary_quantize({typed(space, alias)})::bit({space.dims}))"
 
 
-def index_sql(space: EmbeddingSpace) -> list[str]:
-    """One partial HNSW index per space."""
+def index_sql(space: EmbeddingSpace, *, concurrently: bool = False) -> str:
+    """One partial HNSW index per space, built with its kind's graph parameters (m,
+    ef_construction: settings.HNSW_BUILD, chosen by the sweep in docs/benchmarks.md)."""
     table = table_for(space)
     if uses_binary_index(space):
         # Hamming distance on sign bits finds candidates; queries re-rank them exactly.
         expression, opclass = binary_expression(space), "bit_hamming_ops"
-    elif space.dims > MAX_VECTOR_INDEX_DIMS:
-        expression, opclass = typed(space), "halfvec_cosine_ops"
     else:
-        expression, opclass = typed(space), "vector_cosine_ops"
-    create = f"CREATE INDEX IF NOT EXISTS {{name}} ON {table} USING hnsw ({expression} {opclass}) WHERE {{where}}"
-    return [create.format(name=space.index_name, where=f"space_id = {int(space.pk)}")]
+        expression, opclass = typed(space), f"{_cast_type(space)}_cosine_ops"
+    m, ef_construction = settings.HNSW_BUILD.get(space.kind, settings.HNSW_BUILD["default"])
+    create = "CREATE INDEX CONCURRENTLY" if concurrently else "CREATE INDEX"
+    return (
+        f"{create} IF NOT EXISTS {space.index_name} ON {table} USING hnsw ({expression} {opclass})"
+        f" WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) WHERE space_id = {int(space.pk)}"
+    )

@@ -39,7 +39,7 @@ FLOOR_OF = {app: number for number, floor in enumerate(FLOORS) for app in floor}
 # Besides the project's own packages: what ml, the floor without Django, must never import.
 FRAMEWORKS = ("django", "rest_framework", "celery", "pgvector", "psycopg")
 # Raw SQL (a cursor) is written only in the modules named for it.
-SQL_MODULES = ("services", "selectors", "ranking", "vector_sql", "health", "local_servers")
+SQL_MODULES = ("services", "selectors", "ranking", "vector_sql", "compaction", "health", "local_servers")
 
 
 def project_modules() -> dict[str, Path]:

@@ -55,7 +55,7 @@ def embedding_rows(images) -> list[tuple[int, int, int, int]]:
     """(image, space, row id, dims) of every stored vector of these items."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT image_id, space_id, id, vector_dims(embedding) FROM spaces_imageembedding "
+            "SELECT image_id, space_id, id, vector_dims(compact) FROM spaces_imageembedding "
             "WHERE image_id = ANY(%s) ORDER BY image_id, space_id",
             [[image.pk for image in images]],
         )
@@ -141,23 +141,22 @@ def bulk_space(name: str, dims: int, rows: int, value_sql: str = "random()") -> 
             [category.pk, name, rows],
         )
         cursor.execute(
-            "INSERT INTO spaces_imageembedding (image_id, space_id, embedding)"
-            f" SELECT i.id, %s, (SELECT array_agg({value_sql}) FROM generate_series(1, %s) WHERE i.id > 0)::vector"
+            f"INSERT INTO spaces_imageembedding (image_id, space_id, {vector_sql.column(space)}) SELECT i.id, %s,"
+            f" (SELECT array_agg({value_sql}) FROM generate_series(1, %s) WHERE i.id > 0)::vector::halfvec"
             " FROM catalog_image i WHERE i.category_id = %s",
             [space.pk, dims, category.pk],
         )
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # PostgreSQL won't index with pending FK checks
         cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
-        for statement in vector_sql.index_sql(space):
-            cursor.execute(statement)
+        cursor.execute(vector_sql.index_sql(space))
         cursor.execute("ANALYZE spaces_imageembedding")
         cursor.execute("ANALYZE catalog_image")
     return space, category
 
 
 def stored_vectors(space: EmbeddingSpace) -> tuple[list[int], np.ndarray]:
-    rows = list(ImageEmbedding.objects.filter(space=space).order_by("image_id").values_list("image_id", "embedding"))
-    return [image_id for image_id, _ in rows], np.stack([np.asarray(vector) for _, vector in rows])
+    vectors = spaces_selectors.vectors_of(space)
+    return sorted(vectors), np.stack([vectors[image_id] for image_id in sorted(vectors)])
 
 
 def production_plan(space: EmbeddingSpace, query: np.ndarray, *, index_only: bool = False, **filters) -> str:
@@ -192,7 +191,7 @@ def test_nearest_images_uses_the_space_index() -> None:
 @pytest.mark.django_db
 def test_halfvec_space_between_2000_and_4000_dims() -> None:
     space, _ = bulk_space("halfvec-test-3000", 3000, 1500)
-    assert vector_sql.typed(space) == "(embedding::halfvec(3000))"
+    assert vector_sql.typed(space) == "(compact::halfvec(3000))"
     ids, matrix = stored_vectors(space)
     query = matrix[7]
 
