@@ -103,11 +103,11 @@ def fill_catalogue(spaces: Spaces, photos: DevPhotos, rows: np.ndarray, titles: 
                 first = embedded
                 seeds = np.arange(start, start + len(chunk))
                 chunk_ids = insert_items(Batch(embedded, seeds), titles, category_ids, start)
-                insert_vectors(spaces.image.pk, chunk_ids, embedded.features)
-                insert_vectors(spaces.meaning.pk, chunk_ids, embedded.meaning)
+                insert_vectors(spaces.image, chunk_ids, embedded.features)
+                insert_vectors(spaces.meaning, chunk_ids, embedded.meaning)
                 ids += chunk_ids
                 tags += embedded.tags
-            insert_vectors(joint.pk, chunk_ids, embedded.conse)
+            insert_vectors(joint, chunk_ids, embedded.conse)
     with connection.cursor() as cursor:
         # insert_items titles each item "<title> <number>": the number is no word anyone searches.
         cursor.execute(SEARCH_DOCUMENT_SQL.format(where="i.search_document IS NULL"))
@@ -143,7 +143,8 @@ def cold_queries() -> None:
     sentence_vector.cache_clear()
 
 
-def measure_flickr(spaces: Spaces, photos: DevPhotos, results: dict[tuple[str, str], Row]) -> None:
+def flickr_catalogue(spaces: Spaces, photos: DevPhotos) -> tuple[list[int], dict[str, np.ndarray]]:
+    """The ImageNet and Flickr dev photos as the catalogue: their ids and each query's relevant rows."""
     rows = np.arange(len(photos.logits))
     titles = [*photos.labels, *([""] * len(photos.captions))]
     categories = [*(p or "other" for p in photos.pascal), *(["flickr"] * len(photos.captions))]
@@ -152,6 +153,12 @@ def measure_flickr(spaces: Spaces, photos: DevPhotos, results: dict[tuple[str, s
         text: np.concatenate([relevant_imagenet(text, photos.classes), relevant_flickr(text, photos.captions)])
         for text in QUERIES
     }
+    return ids, relevant
+
+
+def measure_flickr_on(
+    spaces: Spaces, ids: list[int], relevant: dict[str, np.ndarray], results: dict[tuple[str, str], Row]
+) -> None:
     for name, joint in spaces.joints.items():
         use_joint(joint)
         for mode in MODES:
@@ -169,18 +176,30 @@ def measure_flickr(spaces: Spaces, photos: DevPhotos, results: dict[tuple[str, s
             }
 
 
-def measure_imagenet(spaces: Spaces, photos: DevPhotos, results: dict[tuple[str, str], Row]) -> tuple:
-    n = photos.n_imagenet
-    rows = np.arange(n)
-    ids, tags = fill_catalogue(spaces, photos, rows, list(photos.labels), [p or "other" for p in photos.pascal])
+def measure_flickr(spaces: Spaces, photos: DevPhotos, results: dict[tuple[str, str], Row]) -> None:
+    measure_flickr_on(spaces, *flickr_catalogue(spaces, photos), results)
+
+
+def imagenet_catalogue(spaces: Spaces, photos: DevPhotos) -> tuple[list[int], list[list[dict]]]:
+    """The ImageNet dev photos alone as the catalogue: their ids and stored tags."""
+    rows = np.arange(photos.n_imagenet)
+    return fill_catalogue(spaces, photos, rows, list(photos.labels), [p or "other" for p in photos.pascal])
+
+
+def measure_imagenet_on(spaces: Spaces, photos: DevPhotos, ids: list[int], results: dict[tuple[str, str], Row]) -> None:
     dev = SimpleNamespace(classes=photos.classes, pascal=photos.pascal)
     for name, joint in spaces.joints.items():
         use_joint(joint)
         for mode in MODES:
             search = product_search(ids, mode, [])
-            row = results[(name, mode)]
+            row = results.setdefault((name, mode), Row(space=name, mode=mode))
             row.pascal = mean_defined(pascal_r_precision(search, dev))
             row.label = label_search(search, dev)[0]
+
+
+def measure_imagenet(spaces: Spaces, photos: DevPhotos, results: dict[tuple[str, str], Row]) -> tuple:
+    ids, tags = imagenet_catalogue(spaces, photos)
+    measure_imagenet_on(spaces, photos, ids, results)
     return tag_scores([[(tag["word"], tag.get("wnid")) for tag in item] for item in tags], photos.classes)
 
 

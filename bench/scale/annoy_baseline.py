@@ -11,6 +11,8 @@ import numpy as np
 from django.conf import settings
 
 from bench.scale.recall import exact_top
+from bench.scale.truth import all_vectors
+from spaces.models import EmbeddingSpace
 
 # Annoy (trees, search_k): the tutorial's 10 trees with Annoy's default search_k (trees x k),
 # then more trees, then a wide search that buys recall with time, to compare at equal recall.
@@ -27,8 +29,12 @@ class AnnoyBaseline:
     def __init__(self) -> None:
         self.builds: dict[tuple[int, int], tuple[Any, float, float]] = {}  # (rows, trees) -> index, s, MB
 
-    def measure_all(self, rows: np.ndarray, probes: np.ndarray) -> dict[str, tuple[float, float, float, float]]:
-        """Each setting of ANNOY_CONFIGS: name -> build s, MB, recall@10, median query ms."""
+    def measure_all(self, space: EmbeddingSpace, probe_ids: list[int]) -> dict[str, tuple[float, float, float, float]]:
+        """Each setting of ANNOY_CONFIGS over the space's vectors: name -> build s, MB, recall@10,
+        median query ms."""
+        ids, rows = all_vectors(space)
+        row_of = {image_id: row for row, image_id in enumerate(ids.tolist())}
+        probes = np.array([row_of[image_id] for image_id in probe_ids])
         return {
             setting_name(trees, search_k): self.measure(rows, probes, trees, search_k)
             for trees, search_k in ANNOY_CONFIGS

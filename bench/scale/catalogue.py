@@ -17,6 +17,7 @@ from django.db import connection
 from django.utils.text import slugify
 
 from bench.dev_photos import DevSet
+from bench.scale.derived import derive_items
 from bench.scale.synthetic import CHUNK, insert_items, insert_vectors, synthetic_batch
 from catalog.models import Category
 from catalog.services import SEARCH_DOCUMENT_SQL
@@ -25,14 +26,16 @@ from spaces.models import EmbeddingSpace
 
 Kind = EmbeddingSpace.Kind
 SPACE_KINDS = (Kind.IMAGE, Kind.MEANING, Kind.JOINT)
+# Items made in Python (the worker's own assembly, `synthetic`); the rest are derived from them in SQL.
+SEED_ITEMS = 5_000
 
 
 @contextmanager
-def scale_database(*, keep: bool = False) -> Iterator[str]:
-    """Django switched to a fresh copy of its database; yields the copy's URL, drops it after
-    unless `keep`."""
+def scale_database(*, keep: bool = False, suffix: str = "scale") -> Iterator[str]:
+    """Django switched to a fresh copy of its database (`<name>_<suffix>`); yields the copy's URL,
+    drops it after unless `keep`."""
     source = connection.settings_dict["NAME"]
-    copy = f"{source}_scale"
+    copy = f"{source}_{suffix}"
     connection.close()
     admin_url = urlunsplit(urlsplit(settings.DATABASE_URL)._replace(path="/template1"))
     with psycopg.connect(admin_url, autocommit=True) as admin:
@@ -53,8 +56,10 @@ def scale_database(*, keep: bool = False) -> Iterator[str]:
 
 
 class ScaleCatalogue:
-    """The synthetic items in the database copy, in insertion order: their ids, each space's
-    vectors (float16, for exact search in numpy) and each item's most probable class."""
+    """The synthetic items in the database copy, in insertion order. The first SEED_ITEMS are
+    made in Python (`synthetic`); beyond, items are derived inside PostgreSQL from two of those
+    (`derive_sql`): a million items load in minutes. Ground truth for recall is read back from
+    the database (`truth`), so no vectors are held here."""
 
     def __init__(self, dev: DevSet, dataset: Path, rng: np.random.Generator) -> None:
         """Empties the catalogue (of the copy) and makes a category per Pascal category of the photos."""
@@ -79,30 +84,34 @@ class ScaleCatalogue:
         }
         self.category_ids = [categories[name] for name in names]
         self.ids: list[int] = []
-        self.vectors: dict[str, list[np.ndarray]] = {kind: [] for kind in SPACE_KINDS}
-        self.top_class: list[np.ndarray] = []
 
-    def grow(self, size: int, kinds: tuple[str, ...]) -> None:
-        """New items up to `size`, with vectors in the spaces of `kinds`."""
-        while len(self.ids) < size:
-            count = min(CHUNK, size - len(self.ids))
+    def grow(self, size: int) -> None:
+        """New items up to `size`, with vectors in every space."""
+        while len(self.ids) < min(size, SEED_ITEMS):
+            count = min(CHUNK, min(size, SEED_ITEMS) - len(self.ids))
             batch = synthetic_batch(self.dev, self.class_matrix, self.top_t, count, self.rng)
             ids = insert_items(batch, self.labels, self.category_ids, len(self.ids))
             embedded = batch.embedded
             by_kind = {Kind.IMAGE: embedded.features, Kind.MEANING: embedded.meaning, Kind.JOINT: embedded.conse}
-            for kind in kinds:
-                insert_vectors(self.spaces[kind].pk, ids, by_kind[kind])
-                self.vectors[kind].append(by_kind[kind].astype(np.float16))  # ground truth, half the memory
-            self.top_class.append(np.array([classes[0]["index"] for classes in embedded.classes]))
+            for kind in SPACE_KINDS:
+                insert_vectors(self.spaces[kind], ids, by_kind[kind])
             self.ids += ids
+        if len(self.ids) < size:
+            self.ids += derive_items(self.ids[:SEED_ITEMS], len(self.ids), size - len(self.ids), self.spaces)
         with connection.cursor() as cursor:
             cursor.execute(SEARCH_DOCUMENT_SQL.format(where="i.search_document IS NULL"))
             cursor.execute("ANALYZE")
 
-    def rows(self, kind: str) -> np.ndarray:
-        """Every item's vector in the space of `kind`, row i for ids[i]."""
-        return np.concatenate(self.vectors[kind]).astype(np.float32)
+    def top_classes(self, image_ids: list[int]) -> list[int]:
+        """Each item's most probable class (as focused search picks it)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, (classes->0->>'index')::int FROM catalog_image WHERE id = ANY(%s)", [list(image_ids)]
+            )
+            found = dict(cursor.fetchall())
+        return [found[image_id] for image_id in image_ids]
 
-    def top_classes(self) -> np.ndarray:
-        """Every item's most probable class, row i for ids[i]."""
-        return np.concatenate(self.top_class)
+    def vectors(self, kind: str, image_ids: list[int]) -> np.ndarray:
+        """The stored vectors of some items in the space of `kind`, in the order of `image_ids`."""
+        stored = spaces_selectors.vectors_of(self.spaces[kind], image_ids)
+        return np.stack([stored[image_id] for image_id in image_ids])

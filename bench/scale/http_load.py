@@ -35,15 +35,14 @@ def words_path(n: int, match: str) -> str:
     return "/api/search/images/?" + urlencode({"q": WORDS[n % len(WORDS)], "match": match})
 
 
-def search_modes(catalogue: ScaleCatalogue, dataset: Path, requests: int, all_spaces: bool) -> dict[str, MakeRequest]:
-    """Each search mode's requests, on items drawn at random; word searches only when the word
-    space alone is filled."""
+def search_modes(catalogue: ScaleCatalogue, dataset: Path, requests: int) -> dict[str, MakeRequest]:
+    """Each search mode's requests, on items drawn at random."""
     photos = sorted(dataset.glob("**/*.JPEG"))[:20] or sorted(dataset.glob("**/*.jp*g"))[:20]
     photo_bodies = [multipart("file", path.name, path.read_bytes()) for path in photos]
     rng = np.random.default_rng(1)
     rows = rng.integers(len(catalogue.ids), size=requests)
     items = [catalogue.ids[row] for row in rows]
-    focus = catalogue.top_classes()[rows].tolist()
+    focus = catalogue.top_classes(items)
     modes: dict[str, MakeRequest] = {
         "words, semantic": lambda n: ("GET", words_path(n, "semantic"), None, {}),
         "words, hybrid": lambda n: ("GET", words_path(n, "hybrid"), None, {}),
@@ -58,8 +57,6 @@ def search_modes(catalogue: ScaleCatalogue, dataset: Path, requests: int, all_sp
         "by photo": lambda n: ("POST", "/api/search/by-photo/", *photo_bodies[n % len(photo_bodies)]),
         "similar words": lambda n: ("GET", f"/api/search/words/?q={WORDS[n % len(WORDS)].split()[0]}", None, {}),
     }
-    if not all_spaces:
-        modes = {name: make for name, make in modes.items() if name.startswith(("words", "similar words"))}
     return modes
 
 
@@ -91,7 +88,7 @@ class HttpLoad:
                 for n in range(5):  # warm: models loaded, pool filled, caches read
                     client.call(*make(n))
                 latency[name] = percentiles([client.timed(*make(n)) for n in range(self.requests)])
-            mixed = [modes["words, hybrid"], modes.get("more like this (blend)", modes["words, semantic"])]
+            mixed = [modes["words, hybrid"], modes["more like this (blend)"]]
             for clients in (1, 4, 16):
                 throughput[clients] = self.throughput(clients, mixed)
         return latency, throughput

@@ -8,11 +8,13 @@ import statistics
 import time
 
 import numpy as np
+from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 
 from bench.scale.catalogue import Kind, ScaleCatalogue
 from bench.scale.results import WordIndex
+from bench.scale.truth import exact_neighbours
 from search import query_vectors, ranking, selectors
 from spaces.models import EmbeddingSpace
 from spaces.services import create_space_index
@@ -27,15 +29,17 @@ def exact_top(rows: np.ndarray, query: np.ndarray, k: int, exclude: int) -> set[
     return set(np.argpartition(-scores, k)[:k].tolist())
 
 
-def build_index(space: EmbeddingSpace) -> tuple[float, float]:
-    """The space's HNSW index built from scratch: seconds, MB."""
+def build_index(space: EmbeddingSpace, build: tuple[int, int] | None = None) -> tuple[float, float]:
+    """The space's HNSW index built from scratch (with `build`'s (m, ef_construction) instead of
+    the setting's, for the sweep): seconds, MB."""
     with connection.cursor() as cursor:
         cursor.execute(f"DROP INDEX IF EXISTS {space.index_name}")
         # The graph fits in memory (faster); one parallel helper uses the second core.
-        cursor.execute("SET maintenance_work_mem = '4GB'")
+        cursor.execute("SET maintenance_work_mem = '8GB'")
         cursor.execute(f"SET max_parallel_maintenance_workers = {max(0, (os.cpu_count() or 1) - 1)}")
         start = time.monotonic()
-        create_space_index(space)
+        with override_settings(HNSW_BUILD={"default": build} if build else settings.HNSW_BUILD):
+            create_space_index(space)
         build_s = time.monotonic() - start
         cursor.execute("SELECT pg_relation_size(%s::regclass)", [space.index_name])
         (size,) = cursor.fetchone()
@@ -52,40 +56,50 @@ def _nearest_ids(sql: str, params: list) -> tuple[set[int], float]:
 
 
 def index_recall(
-    catalogue: ScaleCatalogue, space: EmbeddingSpace, rows: np.ndarray, probes: np.ndarray
-) -> tuple[float, float]:
-    """recall@10 of the space's HNSW index against exact search, and its median latency (ms)."""
-    ids = catalogue.ids
-    found, durations = 0, []
-    for probe in probes:
-        hits, ms = _nearest_ids(*ranking.nearest_images_sql(space, rows[probe], k=10, exclude_id=ids[probe]))
-        durations.append(ms)
-        found += len(hits & {ids[row] for row in exact_top(rows, rows[probe], 10, probe)})
-    return found / (10 * len(probes)), statistics.median(durations)
+    catalogue: ScaleCatalogue, kind: str, probe_ids: list[int], ef_searches: tuple[int, ...] = ()
+) -> dict[int, tuple[float, float]]:
+    """recall@10 of the space's HNSW index against exact search, and its median latency (ms), at
+    the setting's ef_search (key 0) and at each of `ef_searches`."""
+    space = catalogue.spaces[kind]
+    queries = catalogue.vectors(kind, probe_ids)
+    truths = exact_neighbours(space, queries, probe_ids)
+    results = {}
+    for ef_search in (0, *ef_searches):
+        found, durations = 0, []
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET hnsw.ef_search = {ef_search or settings.HNSW_EF_SEARCH}")
+        for probe_id, query, truth in zip(probe_ids, queries, truths, strict=True):
+            hits, ms = _nearest_ids(*ranking.nearest_images_sql(space, query, k=10, exclude_id=probe_id))
+            durations.append(ms)
+            found += len(hits & truth)
+        results[ef_search] = (found / (10 * len(probe_ids)), statistics.median(durations))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET hnsw.ef_search = {settings.HNSW_EF_SEARCH}")
+    return results
 
 
 def focused_recall(
-    catalogue: ScaleCatalogue, features: np.ndarray, probes: np.ndarray
+    catalogue: ScaleCatalogue, probe_ids: list[int], *, time_exact: bool
 ) -> dict[int, tuple[float, float]]:
     """Focused search (HNSW candidates, exact re-rank) for several candidate counts against the
-    exact focused scan: candidates -> (recall@10, median ms); 0 is the exact scan itself
-    (timed on a few probes: it reads every item)."""
-    space, ids = catalogue.spaces[Kind.IMAGE], catalogue.ids
-    top_class = catalogue.top_classes()
+    exact focused scan: candidates -> (recall@10, median ms); 0 is the exact scan itself (timed
+    on a few probes, it reads every item; only where `time_exact`)."""
+    space = catalogue.spaces[Kind.IMAGE]
+    features = catalogue.vectors(Kind.IMAGE, probe_ids)
+    weights = np.stack([query_vectors.focus(space, c).weights for c in catalogue.top_classes(probe_ids)])
+    truths = exact_neighbours(space, features, probe_ids, weights=weights)
     results: dict[int, tuple[float, float]] = {}
-    for candidates in (0, *FOCUS_SWEEP):
+    for candidates in ((0,) if time_exact else ()) + FOCUS_SWEEP:
         found, durations = 0, []
-        for probe in probes[:5] if candidates == 0 else probes:
-            weights = query_vectors.focus(space, int(top_class[probe])).weights
+        probes = range(5) if candidates == 0 else range(len(probe_ids))
+        for n in probes:
             with override_settings(FOCUS_CANDIDATES=candidates):
                 sql, params = ranking.nearest_images_sql(
-                    space, features[probe], k=10, exclude_id=ids[probe], weights=weights
+                    space, features[n], k=10, exclude_id=probe_ids[n], weights=weights[n]
                 )
             hits, ms = _nearest_ids(sql, params)
             durations.append(ms)
-            reweighted = features * weights
-            truth = {ids[row] for row in exact_top(reweighted, features[probe] * weights, 10, probe)}
-            found += len(hits & truth)
+            found += len(hits & truths[n])
         results[candidates] = (found / (10 * len(durations)), statistics.median(durations))
     return results
 

@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 class SizeResult:
     size: int
     load_s: float = 0.0
+    vectors_mb: float = 0.0  # the vectors' table (with TOAST, without indexes)
     index: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)  # build s, MB, recall, ms
+    ef_sweep: dict[str, dict[int, tuple[float, float]]] = field(default_factory=dict)  # space -> ef -> recall, ms
+    builds: dict[str, dict[str, tuple[float, float, float, float]]] = field(default_factory=dict)  # "m,efc" ->
     focused: dict[int, tuple[float, float]] = field(default_factory=dict)  # candidates -> recall, ms
     annoy: dict[str, tuple[float, float, float, float]] = field(
         default_factory=dict
@@ -23,7 +26,12 @@ class SizeResult:
         return cls(
             size=saved["size"],
             load_s=saved["load_s"],
+            vectors_mb=saved.get("vectors_mb", 0.0),
             index=saved["index"],
+            ef_sweep={
+                kind: {int(ef): tuple(v) for ef, v in sweep.items()} for kind, sweep in saved["ef_sweep"].items()
+            },
+            builds=saved["builds"],
             focused={int(candidates): tuple(values) for candidates, values in saved["focused"].items()},
             annoy=saved["annoy"],
             http=saved["http"],

@@ -6,7 +6,7 @@ Gaussian noise (sigma 0.3). Its meaning and word-space vectors, classes and tags
 from those by `ml.embed.embed`, the worker's own assembly, so every space sees items with the
 structure of real ones (clusters of kinds, near-duplicates, rare classes) at any count. (Tags are
 the worker's: hedged class names and their kinds, `ml.tags`.)
-Rows are written with COPY (binary for vectors): a million items load in minutes, not hours.
+Rows are written with COPY (binary halfvecs); items past the seeds are derived in SQL (`derived`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from django.utils import timezone
 from bench.dev_photos import DevSet
 from ml.embed import EmbeddedImages, embed
 from ml.encoding import Encoding
+from spaces import vector_sql
+from spaces.models import EmbeddingSpace
 
 MIX_MIN = 0.6
 FEATURE_NOISE = 0.15
@@ -99,8 +101,8 @@ def insert_items(batch: Batch, dev_labels: list[str], category_ids: list[int], f
         return [image_id for (image_id,) in cursor.fetchall()]
 
 
-def insert_vectors(space_id: int, image_ids: list[int], rows: np.ndarray) -> None:
-    """COPY vectors in PostgreSQL's binary format (pgvector's: int16 dims, int16 0, float4s)."""
+def insert_vectors(space: EmbeddingSpace, image_ids: list[int], rows: np.ndarray) -> None:
+    """COPY halfvecs in PostgreSQL's binary format (pgvector's: int16 dims, int16 0, float2s)."""
     count, dims = rows.shape
     record = np.dtype(
         [
@@ -112,18 +114,19 @@ def insert_vectors(space_id: int, image_ids: list[int], rows: np.ndarray) -> Non
             ("vector_length", ">i4"),
             ("dims", ">i2"),
             ("unused", ">i2"),
-            ("values", ">f4", (dims,)),
+            ("values", ">f2", (dims,)),
         ]
     )
     records = np.zeros(count, dtype=record)
     records["fields"] = 3
-    records["id_length"], records["space_length"], records["vector_length"] = 8, 8, 4 + 4 * dims
+    records["id_length"], records["space_length"], records["vector_length"] = 8, 8, 4 + 2 * dims
     records["image_id"] = image_ids
-    records["space_id"] = space_id
+    records["space_id"] = space.pk
     records["dims"] = dims
     records["values"] = rows
     stream = io.BytesIO()
     stream.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0))
     stream.write(records.tobytes())
     stream.write(struct.pack(">h", -1))
-    _copy("COPY spaces_imageembedding (image_id, space_id, embedding) FROM STDIN (FORMAT BINARY)", stream.getvalue())
+    column = vector_sql.column(space)
+    _copy(f"COPY spaces_imageembedding (image_id, space_id, {column}) FROM STDIN (FORMAT BINARY)", stream.getvalue())

@@ -25,18 +25,22 @@ from django.db import connection
 from bench.dev_photos import ENCODINGS_CACHE, default_dataset, load_dev_set
 from bench.report import write_section
 from bench.scale.annoy_baseline import AnnoyBaseline
-from bench.scale.catalogue import SPACE_KINDS, Kind, ScaleCatalogue, scale_database
+from bench.scale.catalogue import SEED_ITEMS, SPACE_KINDS, Kind, ScaleCatalogue, scale_database
 from bench.scale.http_load import HttpLoad, search_modes
 from bench.scale.recall import build_index, focused_recall, index_recall, word_index_recall
 from bench.scale.report import render
 from bench.scale.results import SizeResult, WordIndex
-from spaces.models import EmbeddingSpace
 
 REPORT = settings.BASE_DIR / "docs" / "benchmarks.md"
 RESULTS = settings.BASE_DIR / ".local" / "benchmark-scale.json"
-# Past this many items only the word space is filled (see `measure`): on 2 cores the image and
-# meaning indexes of a million items take longer to build than the whole benchmark may run.
-ALL_SPACES_MAX = 100_000
+# Annoy (the tutorial's index) and the exact focused scan are measured up to this size: both
+# read every vector, and Annoy holds them all in memory.
+ANNOY_MAX = 100_000
+# The sweep behind the index settings: ef_search at every size (in-process, after each build),
+# other graphs (m, ef_construction) built at SWEEP_AT beside the setting's.
+EF_SEARCHES = (40, 200, 400)
+SWEEP_AT = 100_000
+BUILD_SWEEP = ((16, 64), (16, 128), (24, 128))  # each beside the setting's (skipped when it is one)
 
 
 class Command(BaseCommand):
@@ -53,7 +57,7 @@ class Command(BaseCommand):
         parser.add_argument("--report-only", action="store_true", help=f"Write the report from {RESULTS.name}.")
 
     def handle(self, *args, sizes: str, quick: bool, requests: int, seconds: float, **options) -> None:
-        wanted = [2_000] if quick else sorted(int(size) for size in sizes.split(","))
+        wanted = [SEED_ITEMS + 1_000] if quick else sorted(int(size) for size in sizes.split(","))  # derived ones too
         self.load = HttpLoad(options["port"], *((30, 2.0) if quick else (requests, seconds)))
         self.dataset = options["dataset"]
         if not (self.dataset / "labels.csv").is_file():
@@ -86,38 +90,39 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def measure(self, size: int, url: str) -> SizeResult:
-        """Grow the catalogue to `size` and measure. Up to ALL_SPACES_MAX items every space is
-        filled; beyond, new items get word-space vectors only and the meaning space is switched
-        off (word search then ranks by the word space and text alone), so that the word index
-        and word search are measured at a million items."""
+        """Grow the catalogue to `size` (every space filled) and measure."""
         catalogue = self.catalogue
-        all_spaces = size <= ALL_SPACES_MAX
-        kinds = SPACE_KINDS if all_spaces else (Kind.JOINT,)
         result = SizeResult(size)
         with connection.cursor() as cursor:  # rows load faster without them; rebuilt below
-            for kind in kinds:
+            for kind in SPACE_KINDS:
                 cursor.execute(f"DROP INDEX IF EXISTS {catalogue.spaces[kind].index_name}")
         start = time.monotonic()
-        catalogue.grow(size, kinds)
+        catalogue.grow(size)
         result.load_s = time.monotonic() - start
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_table_size('spaces_imageembedding')")
+            result.vectors_mb = cursor.fetchone()[0] / 2**20
         self.log(f"{size:,} items loaded in {result.load_s:.0f} s")
-        if not all_spaces:
-            retired = EmbeddingSpace.State.RETIRED
-            EmbeddingSpace.objects.filter(pk=catalogue.spaces[Kind.MEANING].pk).update(state=retired)
-        probes = self.rng.choice(size, size=min(100, size), replace=False)
-        for kind in kinds:
-            rows = catalogue.rows(kind)
-            build_s, megabytes = build_index(catalogue.spaces[kind])
-            recall, latency = index_recall(catalogue, catalogue.spaces[kind], rows, probes)
-            result.index[kind] = (build_s, megabytes, recall, latency)
-            self.log(f"{kind} index built in {build_s:.0f} s, recall {recall:.3f}")
-            if kind == Kind.IMAGE:
-                result.focused = focused_recall(catalogue, rows, probes[:30])
-                self.log("focused search measured")
-                result.annoy = self.annoy.measure_all(rows, probes)
-                self.log("Annoy measured")
-            del rows
-        modes = search_modes(catalogue, self.dataset, self.load.requests, all_spaces)
+        probe_ids = [catalogue.ids[row] for row in self.rng.choice(size, size=min(100, size), replace=False)]
+        for kind in SPACE_KINDS:
+            space = catalogue.spaces[kind]
+            setting = settings.HNSW_BUILD.get(kind, settings.HNSW_BUILD["default"])
+            for build in [build for build in BUILD_SWEEP if build != setting] if size == SWEEP_AT else []:
+                build_s, megabytes = build_index(space, build)
+                recall, latency = index_recall(catalogue, kind, probe_ids)[0]
+                result.builds.setdefault(kind, {})[f"{build[0]},{build[1]}"] = (build_s, megabytes, recall, latency)
+                self.log(f"{kind} index with (m, ef_construction) {build}: {build_s:.0f} s, recall {recall:.3f}")
+            build_s, megabytes = build_index(space)
+            recalls = index_recall(catalogue, kind, probe_ids, EF_SEARCHES)
+            result.index[kind] = (build_s, megabytes, *recalls[0])
+            result.ef_sweep[kind] = {ef: recalls[ef] for ef in EF_SEARCHES}
+            self.log(f"{kind} index built in {build_s:.0f} s, recall {recalls[0][0]:.3f}")
+        result.focused = focused_recall(catalogue, probe_ids[:30], time_exact=size <= ANNOY_MAX)
+        self.log("focused search measured")
+        if size <= ANNOY_MAX:
+            result.annoy = self.annoy.measure_all(catalogue.spaces[Kind.IMAGE], probe_ids)
+            self.log("Annoy measured")
+        modes = search_modes(catalogue, self.dataset, self.load.requests)
         result.http, result.throughput = self.load.measure(url, modes)
         return result
 
