@@ -102,8 +102,10 @@ def insert_items(batch: Batch, dev_labels: list[str], category_ids: list[int], f
 
 
 def insert_vectors(space: EmbeddingSpace, image_ids: list[int], rows: np.ndarray) -> None:
-    """COPY halfvecs in PostgreSQL's binary format (pgvector's: int16 dims, int16 0, float2s)."""
+    """COPY vectors in PostgreSQL's binary format (pgvector's: int16 dims, int16 0, then float2s
+    for a halfvec space, float4s for a float32 one)."""
     count, dims = rows.shape
+    width = 2 if space.is_compact else 4
     record = np.dtype(
         [
             ("fields", ">i2"),
@@ -114,12 +116,12 @@ def insert_vectors(space: EmbeddingSpace, image_ids: list[int], rows: np.ndarray
             ("vector_length", ">i4"),
             ("dims", ">i2"),
             ("unused", ">i2"),
-            ("values", ">f2", (dims,)),
+            ("values", f">f{width}", (dims,)),
         ]
     )
     records = np.zeros(count, dtype=record)
     records["fields"] = 3
-    records["id_length"], records["space_length"], records["vector_length"] = 8, 8, 4 + 2 * dims
+    records["id_length"], records["space_length"], records["vector_length"] = 8, 8, 4 + width * dims
     records["image_id"] = image_ids
     records["space_id"] = space.pk
     records["dims"] = dims
