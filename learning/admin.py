@@ -40,6 +40,7 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
         "kind",
         "model",
         "dims",
+        "storage",  # float32 until `manage.py compact_vectors` moves it to halfvec
         "source",
         "checksum",
         "word_space",

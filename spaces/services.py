@@ -26,6 +26,7 @@ from spaces.models import EmbeddingSpace, ImageEmbedding, JointModel
 
 Kind = EmbeddingSpace.Kind
 State = EmbeddingSpace.State
+Storage = EmbeddingSpace.Storage
 
 GLOVE_WORD_SPACE = "glove-6b-50d"
 SENTENCE_WORD_SPACE = "all-minilm-l6-v2"
@@ -44,8 +45,7 @@ def register_space(
     text_encoding: str = EmbeddingSpace.TextEncoding.WORD_VECTORS,
     index_now: bool = True,
 ) -> EmbeddingSpace:
-    """Get or create a space. The first space of a kind becomes active; later ones wait for
-    `activate_space`, so that they can fill in while the current one keeps serving."""
+    """Get or create a space. The first of a kind becomes active; later ones wait for `activate_space`."""
     with transaction.atomic():
         with connection.cursor() as cursor:  # two workers starting together: one creates the space
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('register_space'))")
@@ -63,6 +63,7 @@ def register_space(
             checksum=checksum,
             word_space=word_space,
             text_encoding=text_encoding,
+            storage=Storage.FLOAT32 if kind == Kind.WORD else Storage.FLOAT16,  # word rows: float32
             state=State.ACTIVE if active else State.BUILDING,
             activated_at=timezone.now() if active else None,
         )
