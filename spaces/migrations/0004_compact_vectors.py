@@ -7,6 +7,7 @@ import pgvector.django.vector
 from django.db import migrations, models
 
 CHECK = "image_embedding_has_a_vector"
+STORAGE_CHOICES = [("float16", "halfvec: 2 bytes a value (indexed as halfvec)"), ("float32", "vector: 4 bytes a value")]
 
 
 class Migration(migrations.Migration):
@@ -21,10 +22,7 @@ class Migration(migrations.Migration):
             model_name="embeddingspace",
             name="storage",
             field=models.CharField(
-                choices=[
-                    ("float16", "halfvec: 2 bytes a value (indexed as halfvec)"),
-                    ("float32", "vector: 4 bytes a value"),
-                ],
+                choices=STORAGE_CHOICES,
                 default="float32",  # the spaces that exist
                 max_length=8,
             ),
@@ -33,10 +31,7 @@ class Migration(migrations.Migration):
             model_name="embeddingspace",
             name="storage",
             field=models.CharField(
-                choices=[
-                    ("float16", "halfvec: 2 bytes a value (indexed as halfvec)"),
-                    ("float32", "vector: 4 bytes a value"),
-                ],
+                choices=STORAGE_CHOICES,
                 default="float16",  # every space made from now on
                 max_length=8,
             ),
@@ -66,7 +61,9 @@ class Migration(migrations.Migration):
                     " CHECK (embedding IS NOT NULL OR compact IS NOT NULL) NOT VALID",
                     f"ALTER TABLE spaces_imageembedding DROP CONSTRAINT {CHECK}",
                 ),
-                migrations.RunSQL(f"ALTER TABLE spaces_imageembedding VALIDATE CONSTRAINT {CHECK}", migrations.RunSQL.noop),
+                migrations.RunSQL(
+                    f"ALTER TABLE spaces_imageembedding VALIDATE CONSTRAINT {CHECK}", migrations.RunSQL.noop
+                ),
             ],
         ),
     ]
