@@ -24,11 +24,10 @@ from spaces.models import EmbeddingSpace
 BATCH = 20_000
 
 
-def _in_batches(assignment: str, space: EmbeddingSpace) -> int:
-    """`UPDATE ... SET <assignment>` over the space's rows that need it, a range of ids a
+def _in_batches(step: tuple[str, str], space: EmbeddingSpace) -> int:
+    """`UPDATE ... SET <assignment> WHERE <condition>` over the space's rows, a range of ids a
     transaction (a primary-key range scan each); returns the rows changed."""
-    column = assignment.split(" ", 1)[0]
-    condition = "compact IS NULL" if column == "compact" else "embedding IS NOT NULL"
+    assignment, condition = step
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id), max(id) FROM spaces_imageembedding WHERE space_id = %s", [space.pk])
         first, last = cursor.fetchone()
@@ -44,8 +43,8 @@ def _in_batches(assignment: str, space: EmbeddingSpace) -> int:
     return done
 
 
-FILL = "compact = embedding::halfvec"
-CLEAR = "embedding = NULL"
+FILL = ("compact = embedding::halfvec", "compact IS NULL")  # (assignment, the rows that need it)
+CLEAR = ("embedding = NULL", "embedding IS NOT NULL")
 
 
 def compact_space(space: EmbeddingSpace, *, settle_seconds: float) -> int:
@@ -60,7 +59,7 @@ def compact_space(space: EmbeddingSpace, *, settle_seconds: float) -> int:
         cursor.execute(vector_sql.index_sql(target, concurrently=True))
     with transaction.atomic(), connection.cursor() as cursor:
         locked = EmbeddingSpace.objects.select_for_update().get(pk=space.pk)
-        cursor.execute(f"UPDATE spaces_imageembedding SET {FILL} WHERE space_id = %s AND compact IS NULL", [space.pk])
+        cursor.execute(f"UPDATE spaces_imageembedding SET {FILL[0]} WHERE space_id = %s AND {FILL[1]}", [space.pk])
         filled += cursor.rowcount
         locked.storage = EmbeddingSpace.Storage.FLOAT16
         locked.save(update_fields=["storage"])
