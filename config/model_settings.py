@@ -34,8 +34,8 @@ SEARCH_MAX_DEPTH = env_int("SEARCH_MAX_DEPTH", 1000)
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100)
 # Each space's HNSW graph, by kind: (m, ef_construction). A change applies to indexes built after
 # it (a new space, `compact_vectors`, a re-import). Chosen by the sweep in docs/benchmarks.md.
-# Sweep at 100k items (recall@10 at ef_search 100): image (16, 64) 0.803, (16, 128) 0.915, (24, 128)
-# 0.965; meaning (16, 64) already 0.984; joint (16, 64) 0.967, (16, 128) 0.989. HNSW_M and
+# Sweep at 100k items (recall@10 at ef_search 100): image (16, 64) 0.834, (16, 128) 0.916, (24, 128)
+# 0.936-0.965; meaning (16, 64) already 0.981; joint (16, 64) 0.960, (16, 128) 0.975. HNSW_M and
 # HNSW_EF_CONSTRUCTION set every kind at once.
 _M, _EF_CONSTRUCTION = env_int("HNSW_M", 0), env_int("HNSW_EF_CONSTRUCTION", 0)
 HNSW_BUILD = {

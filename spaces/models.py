@@ -84,7 +84,7 @@ class EmbeddingSpace(models.Model):
 
     @property
     def index_name(self) -> str:
-        return self.index_names[0 if self.kind == self.Kind.WORD or not self.is_compact else 1]
+        return self.index_names[-1 if self.is_compact else 0]
 
     @property
     def index_names(self) -> list[str]:

@@ -63,6 +63,11 @@ def binary_expression(space: EmbeddingSpace, alias: str = "") -> str:
     return f"(binary_quantize({typed(space, alias)})::bit({space.dims}))"
 
 
+def graph_parameters(kind: str) -> tuple[int, int]:
+    """(m, ef_construction) of the HNSW graph of a space of `kind` (settings.HNSW_BUILD)."""
+    return settings.HNSW_BUILD.get(kind, settings.HNSW_BUILD["default"])
+
+
 def index_sql(space: EmbeddingSpace, *, concurrently: bool = False) -> str:
     """One partial HNSW index per space, built with its kind's graph parameters (m,
     ef_construction: settings.HNSW_BUILD, chosen by the sweep in docs/benchmarks.md)."""
@@ -72,7 +77,7 @@ def index_sql(space: EmbeddingSpace, *, concurrently: bool = False) -> str:
         expression, opclass = binary_expression(space), "bit_hamming_ops"
     else:
         expression, opclass = typed(space), f"{_cast_type(space)}_cosine_ops"
-    m, ef_construction = settings.HNSW_BUILD.get(space.kind, settings.HNSW_BUILD["default"])
+    m, ef_construction = graph_parameters(space.kind)
     create = "CREATE INDEX CONCURRENTLY" if concurrently else "CREATE INDEX"
     return (
         f"{create} IF NOT EXISTS {space.index_name} ON {table} USING hnsw ({expression} {opclass})"

@@ -12,6 +12,7 @@ from bench.scale.recall import FOCUS_SWEEP
 from bench.scale.results import SizeResult, WordIndex
 from bench.system import machine
 from config import serving
+from spaces import vector_sql
 
 TARGETS_AT = 100_000  # the size the latency targets are set for
 
@@ -160,7 +161,7 @@ def render(results: list[SizeResult], words: WordIndex, elapsed: float, quick: b
         row = "| {:,} | {} | {} | {:.1f} | {:.0f} | {:.3f} | {:.1f} |"
         for result in results:
             for kind, by in result.builds.items():
-                m, efc = settings.HNSW_BUILD.get(kind, settings.HNSW_BUILD["default"])
+                m, efc = vector_sql.graph_parameters(kind)
                 lines.append(row.format(result.size, kind, f"{m}, {efc} (setting)", *result.index[kind]))
                 for name, values in by.items():
                     lines.append(row.format(result.size, kind, name.replace(",", ", "), *values))

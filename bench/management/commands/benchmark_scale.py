@@ -30,6 +30,7 @@ from bench.scale.http_load import HttpLoad, search_modes
 from bench.scale.recall import build_index, focused_recall, index_recall, word_index_recall
 from bench.scale.report import render
 from bench.scale.results import SizeResult, WordIndex
+from spaces import vector_sql
 
 REPORT = settings.BASE_DIR / "docs" / "benchmarks.md"
 RESULTS = settings.BASE_DIR / ".local" / "benchmark-scale.json"
@@ -106,7 +107,7 @@ class Command(BaseCommand):
         probe_ids = [catalogue.ids[row] for row in self.rng.choice(size, size=min(100, size), replace=False)]
         for kind in SPACE_KINDS:
             space = catalogue.spaces[kind]
-            setting = settings.HNSW_BUILD.get(kind, settings.HNSW_BUILD["default"])
+            setting = vector_sql.graph_parameters(kind)
             for build in [build for build in BUILD_SWEEP if build != setting] if size == SWEEP_AT else []:
                 build_s, megabytes = build_index(space, build)
                 recall, latency = index_recall(catalogue, kind, probe_ids)[0]
